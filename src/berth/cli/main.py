@@ -1,0 +1,104 @@
+"""Entry point: the top-level group, global options, and the one error → exit mapping.
+
+Verbs load lazily (``LAZY``), so ``berth run`` never imports the HTTP server, the
+build system or netlink.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from typing import Any
+
+import click
+
+from berth import __version__
+from berth.errors import BerthError, InvalidArgument, NotFound
+
+# verb → "module:attribute"
+LAZY: dict[str, str] = {
+    "runtime": "berth.cli.runtime:runtime",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(LAZY))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in LAZY:
+            module, _, attr = LAZY[cmd_name].partition(":")
+            command: click.Command = getattr(importlib.import_module(module), attr)
+            return command
+        return super().get_command(ctx, cmd_name)
+
+
+def default_root() -> str:
+    if os.geteuid() == 0:
+        return "/var/lib/berth"
+    return os.path.join(os.environ.get("XDG_DATA_HOME") or os.path.expanduser("~/.local/share"), "berth")
+
+
+def default_run_root() -> str:
+    if os.geteuid() == 0:
+        return "/run/berth"
+    return os.path.join(os.environ.get("XDG_RUNTIME_DIR") or f"/tmp/berth-{os.geteuid()}", "berth")
+
+
+class Settings:
+    def __init__(self, root: str, run_root: str, debug: bool) -> None:
+        self.root = root
+        self.run_root = run_root
+        self.debug = debug
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "-v", "--version", prog_name="berth")
+@click.option("--root", envvar="BERTH_ROOT", default=default_root, show_default="/var/lib/berth",
+              help="Where images, containers and volumes are stored (env BERTH_ROOT).")
+@click.option("--run-root", envvar="BERTH_RUN", default=default_run_root, show_default="/run/berth",
+              help="Where runtime state lives: shims, sockets, exit codes (env BERTH_RUN).")
+@click.option("--debug", is_flag=True, envvar="BERTH_DEBUG", help="Log every step to stderr.")
+@click.pass_context
+def cli(ctx: click.Context, root: str, run_root: str, debug: bool) -> None:
+    """berth: containers, images, builds and a registry, compatible with Docker."""
+    if debug:
+        import logging
+
+        logging.basicConfig(level=logging.DEBUG, format="%(levelname)s %(name)s: %(message)s")
+    ctx.obj = Settings(os.path.abspath(root), os.path.abspath(run_root), debug)
+
+
+def exit_code_for(err: BerthError) -> int:
+    """Docker's convention: 125 engine error, 126 cannot invoke, 127 not found."""
+    from berth.runtime.sync import ExecNotFound, ExecPermission
+
+    if isinstance(err, ExecNotFound):
+        return 127
+    if isinstance(err, ExecPermission):
+        return 126
+    return 125
+
+
+def main(argv: list[str] | None = None) -> Any:
+    try:
+        return cli.main(args=argv, prog_name="berth", standalone_mode=False)
+    except click.exceptions.Exit as err:
+        sys.exit(err.exit_code)
+    except click.ClickException as err:
+        err.show()
+        sys.exit(err.exit_code)
+    except click.exceptions.Abort:
+        sys.exit(130)
+    except BerthError as err:
+        click.echo(f"berth: {err}", err=True)
+        sys.exit(exit_code_for(err))
+    except OSError as err:
+        click.echo(f"berth: {err}", err=True)
+        sys.exit(125)
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+__all__ = ["main", "cli", "Settings", "InvalidArgument", "NotFound"]

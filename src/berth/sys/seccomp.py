@@ -1,0 +1,138 @@
+"""seccomp filters: compiled to BPF by libseccomp, loaded with seccomp(2).
+
+Compiling (through pyseccomp) costs tens of milliseconds, most of it loading the
+library, so callers cache the BPF program by a key of the filter's description and
+only :func:`load_bpf` runs on a container's start path.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno as errno_mod
+import logging
+import tempfile
+from dataclasses import dataclass
+
+from berth.errors import InvalidArgument
+from berth.sys._libc import call, libc, syscall_number
+
+log = logging.getLogger(__name__)
+
+SECCOMP_SET_MODE_FILTER = 1
+FILTER_FLAGS = {
+    "SECCOMP_FILTER_FLAG_TSYNC": 1,
+    "SECCOMP_FILTER_FLAG_LOG": 2,
+    "SECCOMP_FILTER_FLAG_SPEC_ALLOW": 4,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ArgCmp:
+    index: int
+    op: str  # SCMP_CMP_EQ …
+    value: int
+    value_two: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    names: tuple[str, ...]
+    action: str  # SCMP_ACT_ALLOW …
+    errno_ret: int | None = None
+    args: tuple[ArgCmp, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Filter:
+    default_action: str
+    default_errno: int | None = None
+    architectures: tuple[str, ...] = ()
+    rules: tuple[Rule, ...] = ()
+
+
+def _action(sc: object, name: str, errno_ret: int | None) -> int:
+    eperm = errno_mod.EPERM
+    table = {
+        "SCMP_ACT_KILL": lambda: sc.KILL_THREAD,  # type: ignore[attr-defined]
+        "SCMP_ACT_KILL_THREAD": lambda: sc.KILL_THREAD,  # type: ignore[attr-defined]
+        "SCMP_ACT_KILL_PROCESS": lambda: sc.KILL_PROCESS,  # type: ignore[attr-defined]
+        "SCMP_ACT_TRAP": lambda: sc.TRAP,  # type: ignore[attr-defined]
+        "SCMP_ACT_ERRNO": lambda: sc.ERRNO(eperm if errno_ret is None else errno_ret),  # type: ignore[attr-defined]
+        "SCMP_ACT_TRACE": lambda: sc.TRACE(eperm if errno_ret is None else errno_ret),  # type: ignore[attr-defined]
+        "SCMP_ACT_ALLOW": lambda: sc.ALLOW,  # type: ignore[attr-defined]
+        "SCMP_ACT_LOG": lambda: sc.LOG,  # type: ignore[attr-defined]
+        "SCMP_ACT_NOTIFY": lambda: sc.NOTIFY,  # type: ignore[attr-defined]
+    }
+    if name not in table:
+        raise InvalidArgument(f"seccomp action {name!r}: unknown")
+    value: int = table[name]()
+    return value
+
+
+_OPS = {"SCMP_CMP_NE": 1, "SCMP_CMP_LT": 2, "SCMP_CMP_LE": 3, "SCMP_CMP_EQ": 4, "SCMP_CMP_GE": 5,
+        "SCMP_CMP_GT": 6, "SCMP_CMP_MASKED_EQ": 7}
+_ARCHES = {
+    "SCMP_ARCH_X86": "X86", "SCMP_ARCH_X86_64": "X86_64", "SCMP_ARCH_X32": "X32", "SCMP_ARCH_ARM": "ARM",
+    "SCMP_ARCH_AARCH64": "AARCH64", "SCMP_ARCH_PPC64LE": "PPC64LE", "SCMP_ARCH_S390X": "S390X",
+    "SCMP_ARCH_RISCV64": "RISCV64", "SCMP_ARCH_MIPS": "MIPS", "SCMP_ARCH_MIPS64": "MIPS64",
+    "SCMP_ARCH_MIPSEL": "MIPSEL", "SCMP_ARCH_MIPSEL64": "MIPSEL64", "SCMP_ARCH_PPC": "PPC",
+    "SCMP_ARCH_PPC64": "PPC64", "SCMP_ARCH_S390": "S390",
+}
+
+
+def compile_bpf(flt: Filter) -> bytes:
+    """The BPF program for ``flt``. Syscall names this libseccomp does not know are
+    skipped, as runc and crun do, so one profile serves several kernels."""
+    import pyseccomp as sc
+
+    ctx = sc.SyscallFilter(_action(sc, flt.default_action, flt.default_errno))
+    native = sc.system_arch()
+    for arch_name in flt.architectures:
+        attr = _ARCHES.get(arch_name)
+        if attr is None:
+            raise InvalidArgument(f"seccomp architecture {arch_name!r}: unknown")
+        arch = getattr(sc.Arch, attr)
+        if arch != native and not ctx.exist_arch(arch):
+            try:
+                ctx.add_arch(arch)
+            except OSError as err:
+                log.debug("seccomp: cannot add architecture %s: %s", arch_name, err)
+    for rule in flt.rules:
+        action = _action(sc, rule.action, rule.errno_ret)
+        if action == _action(sc, flt.default_action, flt.default_errno):
+            continue  # libseccomp refuses rules that repeat the default action
+        args = [sc.Arg(a.index, _OPS[a.op], a.value, a.value_two) for a in rule.args]
+        for name in rule.names:
+            number = sc.resolve_syscall(sc.Arch.NATIVE, name)
+            if number < 0:
+                log.debug("seccomp: syscall %s unknown here, skipped", name)
+                continue
+            try:
+                ctx.add_rule(action, name, *args)
+            except OSError as err:
+                raise InvalidArgument(f"seccomp rule for {name}: {err.strerror}") from err
+    with tempfile.TemporaryFile() as out:
+        ctx.export_bpf(out)
+        out.seek(0)
+        return out.read()
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+
+def load_bpf(program: bytes, flags: tuple[str, ...] = ()) -> None:
+    """Install ``program`` on the calling thread (needs no_new_privs or CAP_SYS_ADMIN)."""
+    if len(program) % 8 or not program:
+        raise InvalidArgument("seccomp program: not a whole number of BPF instructions")
+    bits = 0
+    for name in flags:
+        if name not in FILTER_FLAGS:
+            raise InvalidArgument(f"seccomp flag {name!r}: unknown")
+        bits |= FILTER_FLAGS[name]
+    buf = ctypes.create_string_buffer(program, len(program))
+    prog = _SockFprog(len(program) // 8, ctypes.cast(buf, ctypes.c_void_p))
+    number = syscall_number("seccomp")
+    call(lambda: int(libc.syscall(number, SECCOMP_SET_MODE_FILTER, bits, ctypes.byref(prog))), "seccomp")
+    del buf
+
