@@ -19,6 +19,32 @@ from berth.errors import BerthError, InvalidArgument, NotFound
 # verb → "module:attribute"
 LAZY: dict[str, str] = {
     "runtime": "berth.cli.runtime:runtime",
+    # containers
+    "run": "berth.cli.containers:run",
+    "create": "berth.cli.containers:create",
+    "start": "berth.cli.containers:start",
+    "stop": "berth.cli.containers:stop",
+    "kill": "berth.cli.containers:kill",
+    "restart": "berth.cli.containers:restart",
+    "rm": "berth.cli.containers:rm",
+    "ps": "berth.cli.containers:ps",
+    "inspect": "berth.cli.containers:inspect",
+    "logs": "berth.cli.containers:logs",
+    "wait": "berth.cli.containers:wait",
+    "exec": "berth.cli.containers:exec_",
+    "attach": "berth.cli.containers:attach",
+    "top": "berth.cli.containers:top",
+    "stats": "berth.cli.containers:stats",
+    "pause": "berth.cli.containers:pause",
+    "unpause": "berth.cli.containers:unpause",
+    "rename": "berth.cli.containers:rename",
+    "port": "berth.cli.containers:port",
+    "events": "berth.cli.containers:events",
+    "cp": "berth.cli.files:cp",
+    "diff": "berth.cli.files:diff",
+    "commit": "berth.cli.files:commit",
+    "container": "berth.cli.groups:container",
+    "volume": "berth.cli.volumes:volume",
 }
 
 

@@ -138,7 +138,7 @@ def state(ctx: click.Context, container_id: str) -> None:
 @click.pass_context
 def list_(ctx: click.Context, quiet: bool, fmt: str) -> None:
     """List containers under the state root."""
-    states = _runtime(ctx).list()  # type: ignore[attr-defined]
+    states = _runtime(ctx).containers()  # type: ignore[attr-defined]
     if quiet:
         for st in states:
             click.echo(st.id)

@@ -92,3 +92,4 @@ class ProcessIO:
     stderr: int | None = None
     console_socket: str | None = None
     preserve_fds: int = 0
+    parent_death_signal: int = 0  # sent to the container when its parent (the shim) dies

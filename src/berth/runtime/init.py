@@ -20,10 +20,10 @@ import socket
 import stat
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import NoReturn
 
-from berth.runtime import rootfs, sync
+from berth.runtime import rootfs, sync, users
 from berth.runtime.plan import InitPlan, ProcessPlan
 from berth.runtime.sync import ExecNotFound, ExecPermission
 from berth.sys import caps, ns, prctl, tty, uts
@@ -49,6 +49,8 @@ class ProcessSecurity:
     seccomp_flags: tuple[str, ...] = ()
     use_init: bool = False  # keep a reaping, signal-forwarding PID 1 above the program
     preserve_fds: int = 0  # fds 3 .. 3+N-1 stay open into the container (runc --preserve-fds)
+    parent_death_signal: int = 0
+    user_name: str | None = None  # "name[:group]" resolved in the container's /etc/passwd
 
 
 def _report(sock: socket.socket | None, err: BaseException) -> None:
@@ -132,12 +134,25 @@ def stage2(plan: InitPlan, sock: socket.socket, gate: int, security: ProcessSecu
             _attach_terminal(slave_path, proc)
             sync.send(sock, sync.PTY, fds=[master])
             os.close(master)
+        proc = _named_user(proc, security)
         program = resolve_program(proc)
         sync.send(sock, sync.CREATED)
         _wait_gate(gate)
         finalize(proc, security, program, 3 + security.preserve_fds)
 
     _guard(sock, body)
+
+
+def _named_user(proc: ProcessPlan, security: ProcessSecurity) -> ProcessPlan:
+    """Resolve ``--user name[:group]`` against the container's own files; set HOME."""
+    if not security.user_name:
+        return proc
+    found = users.lookup(security.user_name, users.read_or_empty("/etc/passwd"), users.read_or_empty("/etc/group"))
+    env = proc.env
+    if not any(e.startswith("HOME=") for e in env):
+        env = env + (f"HOME={found.home}",)
+    groups = tuple(sorted(set(proc.groups) | set(found.groups)))
+    return replace(proc, uid=found.uid, gid=found.gid, groups=groups, env=env)
 
 
 def _attach_terminal(slave_path: str, proc: ProcessPlan) -> None:
@@ -225,6 +240,9 @@ def finalize(proc: ProcessPlan, security: ProcessSecurity, program: str, first_c
         if security.seccomp:
             sc.load_bpf(security.seccomp, security.seccomp_flags)
     _reset_signals()
+    if security.parent_death_signal:
+        # Set last: a change of credentials clears it, and the stage-1 parent is gone.
+        prctl.set_pdeathsig(security.parent_death_signal)
     # Every fd but stdio (and the ones asked to be preserved) closes on exec.
     libc.syscall(syscall_number("close_range"), first_closed_fd, 0xFFFFFFFF, CLOSE_RANGE_CLOEXEC)
     if security.use_init:
@@ -327,7 +345,7 @@ def exec_stage2(sock: socket.socket, proc: ProcessPlan, security: ProcessSecurit
             _attach_terminal(slave_path, proc)
             sync.send(sock, sync.PTY, fds=[master])
             os.close(master)
-        program = resolve_program(proc)
-        finalize(proc, security, program, 3 + security.preserve_fds)
+        resolved = _named_user(proc, security)
+        finalize(resolved, security, resolve_program(resolved), 3 + security.preserve_fds)
 
     _guard(sock, body)

@@ -12,6 +12,7 @@ a shim process, never in its own.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import json
 import logging
@@ -26,6 +27,7 @@ import sys
 import termios
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from berth.errors import (
@@ -35,13 +37,14 @@ from berth.errors import (
     InvalidArgument,
     StateTransitionError,
 )
+from berth.oci.mount import Mount
 from berth.oci.spec import Process, Spec
 from berth.runtime import init, plan, sync
 from berth.runtime import seccomp as seccomp_cache
 from berth.runtime.api import ContainerState, ProcessIO, Status
 from berth.sys import prctl
 from berth.sys.cgroups import CgroupManager, open_cgroup
-from berth.sys.fs import write_atomic
+from berth.sys.fs import write_atomic as write_atomic
 from berth.sys.ns import PROC_NAME
 
 log = logging.getLogger(__name__)
@@ -150,7 +153,7 @@ class LinuxRuntime:
             owner=str(record.get("owner", "")),
         )
 
-    def list(self) -> list[ContainerState]:
+    def containers(self) -> list[ContainerState]:
         try:
             names = sorted(os.listdir(self.root))
         except FileNotFoundError:
@@ -168,7 +171,8 @@ class LinuxRuntime:
     # ---- create / start / run ----------------------------------------------------
 
     def create(self, container_id: str, bundle: str, io: ProcessIO | None = None, *,
-               pid_file: str | None = None, run_mode: bool = False) -> Created:
+               pid_file: str | None = None, run_mode: bool = False, rootfs_mounts: Sequence[Mount] = (),
+               user_name: str | None = None) -> Created:
         """Build the container and leave its program waiting at the start gate.
 
         In ``run_mode`` the gate is the returned sync socket and the caller starts the
@@ -180,6 +184,8 @@ class LinuxRuntime:
         directory = self._dir(container_id)
         spec = load_spec(bundle)
         init_plan = plan.build(spec, bundle, container_id)
+        if rootfs_mounts:
+            init_plan = dataclasses.replace(init_plan, rootfs_mounts=tuple(rootfs_mounts))
         if init_plan.process.terminal and not run_mode and io.console_socket is None:
             raise InvalidArgument("process.terminal is set: a detached container needs --console-socket")
         security = init.ProcessSecurity(
@@ -187,6 +193,8 @@ class LinuxRuntime:
             seccomp_flags=spec.linux.seccomp.flags if spec.linux.seccomp else (),
             use_init=spec.annotations.get(INIT_ANNOTATION) == "true",
             preserve_fds=io.preserve_fds,
+            parent_death_signal=io.parent_death_signal,
+            user_name=user_name,
         )
         os.makedirs(self.root, mode=0o711, exist_ok=True)
         try:
@@ -383,6 +391,26 @@ class LinuxRuntime:
         finally:
             os.close(pidfd)
 
+    def oom_kills(self, container_id: str) -> int:
+        """How many processes the kernel's OOM killer took from this container."""
+        state = self.state(container_id)
+        cgroup = open_cgroup(state.cgroup_path)
+        return cgroup.oom_kills() if cgroup.exists() else 0
+
+    def stats(self, container_id: str) -> dict[str, int]:
+        """Memory, CPU and pids usage from the container's cgroup."""
+        state = self.state(container_id)
+        s = open_cgroup(state.cgroup_path).stats()
+        return {"memory_usage": s.memory_usage, "memory_limit": s.memory_limit,
+                "memory_max_usage": s.memory_max_usage, "cpu_usage_ns": s.cpu_usage_ns,
+                "pids_current": s.pids_current, "pids_limit": s.pids_limit}
+
+    def processes(self, container_id: str) -> list[int]:
+        """Host pids of every process in the container's cgroup."""
+        state = self.state(container_id)
+        cgroup = open_cgroup(state.cgroup_path)
+        return cgroup.procs() if cgroup.exists() else []
+
     def pause(self, container_id: str) -> None:
         state = self.state(container_id)
         if not state.status.can_pause():
@@ -427,7 +455,8 @@ class LinuxRuntime:
 
     # ---- exec ------------------------------------------------------------------------
 
-    def exec(self, container_id: str, process: Process, io: ProcessIO | None = None) -> Created:
+    def exec(self, container_id: str, process: Process, io: ProcessIO | None = None, *,
+             user_name: str | None = None) -> Created:
         """Start ``process`` inside the running container; return its pid (and pty master).
 
         The caller reaps it if the caller is a child subreaper (the shim is)."""
@@ -448,6 +477,8 @@ class LinuxRuntime:
             seccomp=self._seccomp(spec),
             seccomp_flags=spec.linux.seccomp.flags if spec.linux.seccomp else (),
             preserve_fds=io.preserve_fds,
+            parent_death_signal=io.parent_death_signal,
+            user_name=user_name,
         )
         parent, child = sync.pair()
         _flush_std()
@@ -482,6 +513,11 @@ class LinuxRuntime:
 
 
 # ---- helpers ---------------------------------------------------------------------------
+
+
+def become_subreaper() -> None:
+    """Adopt orphaned descendants: a container's init is forked by a child that exits."""
+    prctl.set_child_subreaper(True)
 
 
 def _flush_std() -> None:

@@ -13,6 +13,7 @@ import resource
 from dataclasses import dataclass, field
 
 from berth.errors import InvalidSpec
+from berth.oci.mount import Mount
 from berth.oci.spec import CAP_SETS, Process, Spec, SpecMount
 from berth.sys.caps import CAP_NUMBERS, last_cap
 from berth.sys.cgroups import CgroupLimits, DeviceAccess
@@ -41,7 +42,10 @@ _PROPAGATION: dict[str, MountFlag] = {
     "slave": M.MS_SLAVE, "rslave": M.MS_SLAVE | M.MS_REC,
     "unbindable": M.MS_UNBINDABLE, "runbindable": M.MS_UNBINDABLE | M.MS_REC,
 }
-_IGNORED = frozenset({"defaults", "tmpcopyup", "auto", "noauto", "nofail", "_netdev", "private-mount"})
+_IGNORED = frozenset({"defaults", "auto", "noauto", "nofail", "_netdev", "private-mount"})
+# berth's extension for volumes (after runc's tmpcopyup): an empty bind source is first
+# filled with what the image has at the destination, as Docker fills a new volume.
+COPYUP = "copyup"
 _RLIMITS = {name: getattr(resource, name) for name in dir(resource) if name.startswith("RLIMIT_")}
 
 # Flags a read-only or nosuid bind remount must keep, because a bind mount in a user
@@ -58,6 +62,7 @@ class MountStep:
     data: str
     propagation: tuple[int, ...] = ()
     bind: bool = False
+    copyup: bool = False
 
     @property
     def needs_remount(self) -> bool:
@@ -144,6 +149,7 @@ class InitPlan:
     hooks: dict[str, tuple[tuple[str, tuple[str, ...], tuple[str, ...], int | None], ...]] = field(
         default_factory=dict
     )
+    rootfs_mounts: tuple[Mount, ...] = ()  # mounted onto ``rootfs`` first (a snapshot's overlay)
 
 
 def parse_mount_options(options: tuple[str, ...], where: str) -> tuple[int, str, tuple[int, ...]]:
@@ -158,7 +164,7 @@ def parse_mount_options(options: tuple[str, ...], where: str) -> tuple[int, str,
             flags &= ~_CLEAR[opt]
         elif opt in _PROPAGATION:
             propagation.append(int(_PROPAGATION[opt]))
-        elif opt in _IGNORED:
+        elif opt in _IGNORED or opt in (COPYUP, "tmpcopyup"):
             continue
         elif opt in ("idmap", "ridmap"):
             raise InvalidSpec(f"{where}.options[{i}]", f"{opt!r}: idmapped mounts are not supported")
@@ -188,7 +194,8 @@ def _mount_step(m: SpecMount, index: int, bundle: str) -> MountStep:
         raise InvalidSpec(f"{where}.type", "required for a mount that is not a bind mount")
     if os.path.normpath(m.destination) == "/":
         raise InvalidSpec(f"{where}.destination", "cannot mount over the container's root")
-    return MountStep(os.path.normpath(m.destination), fstype, source, flags, data, propagation, bind)
+    copyup = COPYUP in m.options or "tmpcopyup" in m.options
+    return MountStep(os.path.normpath(m.destination), fstype, source, flags, data, propagation, bind, copyup)
 
 
 def _cap_plan(proc: Process) -> CapPlan | None:

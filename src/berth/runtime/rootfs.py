@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
 import stat
 
-from berth.runtime.plan import REMOUNT_KEEP, DeviceNode, InitPlan, MountStep
+from berth.runtime.plan import REMOUNT_KEEP, DeviceNode, InitPlan, MountStep, parse_mount_options
 from berth.sys import mount as m
 from berth.sys._libc import SyscallError
 from berth.sys.cgroups import unified
@@ -102,9 +103,44 @@ def _mount_cgroup(dest: str, step: MountStep) -> None:
         m.mount(None, dest, None, F.MS_REMOUNT | F.MS_RDONLY | flags | F.MS_NOSUID | F.MS_NOEXEC | F.MS_NODEV)
 
 
+def _copy_up(image_dir: str, volume: str) -> None:
+    """Fill an empty volume folder with the image's files at the mount point."""
+    if not os.path.isdir(image_dir) or os.listdir(volume):
+        return
+    st = os.lstat(image_dir)
+    os.chown(volume, st.st_uid, st.st_gid)
+    os.chmod(volume, stat.S_IMODE(st.st_mode))
+    for entry in os.scandir(image_dir):
+        src, dst = entry.path, os.path.join(volume, entry.name)
+        if entry.is_dir(follow_symlinks=False):
+            shutil.copytree(src, dst, symlinks=True, copy_function=_copy_owned)
+            _own_tree(src, dst)
+        else:
+            _copy_owned(src, dst)
+
+
+def _copy_owned(src: str, dst: str) -> None:
+    if os.path.islink(src):
+        os.symlink(os.readlink(src), dst)
+    else:
+        shutil.copy2(src, dst)
+    st = os.lstat(src)
+    os.lchown(dst, st.st_uid, st.st_gid)
+
+
+def _own_tree(src: str, dst: str) -> None:
+    for dirpath, dirnames, _ in os.walk(src):
+        for name in [".", *dirnames]:
+            s = os.path.normpath(os.path.join(dirpath, name))
+            st = os.lstat(s)
+            os.lchown(os.path.join(dst, os.path.relpath(s, src)), st.st_uid, st.st_gid)
+
+
 def mount_step(rootfs: str, step: MountStep) -> None:
     dest = secure_join(rootfs, step.destination)
     source_is_file = step.bind and not os.path.isdir(step.source)
+    if step.copyup and step.bind and not source_is_file:
+        _copy_up(dest, step.source)
     _make_target(dest, source_is_file)
     if step.fstype == "cgroup":
         _mount_cgroup(dest, step)
@@ -175,10 +211,24 @@ def populate_dev(rootfs: str, plan: InitPlan) -> None:
         os.symlink(target, path)
 
 
+def mount_rootfs(plan: InitPlan) -> None:
+    """Mount the snapshot's file system (an overlay of the image's layers) onto the
+    rootfs folder, in the container's own mount namespace: nothing stays on the host."""
+    for mnt in plan.rootfs_mounts:
+        flags, data, _ = parse_mount_options(mnt.options, "rootfs")
+        if mnt.type == "bind":
+            m.mount(mnt.source, plan.rootfs, None, F.MS_BIND | F.MS_REC)
+        else:
+            m.mount(mnt.source or mnt.type, plan.rootfs, mnt.type, F(flags), data)
+
+
 def prepare(plan: InitPlan) -> None:
     """Everything before pivot_root."""
     m.mount(None, "/", None, F(plan.root_propagation))
-    m.mount(plan.rootfs, plan.rootfs, None, F.MS_BIND | F.MS_REC)
+    if plan.rootfs_mounts:
+        mount_rootfs(plan)
+    else:
+        m.mount(plan.rootfs, plan.rootfs, None, F.MS_BIND | F.MS_REC)
     for step in plan.mounts:
         mount_step(plan.rootfs, step)
     populate_dev(plan.rootfs, plan)

@@ -1,0 +1,544 @@
+"""The engine: what a Docker user does with containers, as library calls.
+
+The CLI and the REST API both call :class:`Engine`. It keeps records in the database
+(containers, volumes), asks the store for a snapshot, writes the bundle (config.json,
+hosts, resolv.conf, hostname), and hands the container to a shim. Everything that
+changes while a container lives (pid, exit code, health) comes from the shim's
+``state.json``; ``status()`` reconciles when a shim vanished without recording an exit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import signal
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+from berth.engine import client, records, spawn, specgen
+from berth.engine import state as st
+from berth.engine.model import ContainerConfig, MountSpec
+from berth.engine.paths import ContainerPaths, events_path, runtime_root
+from berth.engine.records import ContainerRecord
+from berth.engine.shim import ShimConfig, append_event
+from berth.engine.volumes import Volumes
+from berth.errors import (
+    BerthError,
+    Conflict,
+    ContainerNotRunning,
+    ContainerRunning,
+    InvalidArgument,
+    NotFound,
+)
+from berth.runtime.linux import LinuxRuntime
+from berth.state import Database, open_database
+
+if TYPE_CHECKING:
+    from berth.store import Store
+
+DEFAULT_STOP_TIMEOUT = 10
+LIVE = (st.RUNNING, st.RESTARTING, st.PAUSED)
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerView:
+    """A record joined with its live state: what ps and inspect show."""
+
+    record: ContainerRecord
+    status: str
+    live: st.LiveState
+
+    @property
+    def id(self) -> str:
+        return self.record.id
+
+    @property
+    def name(self) -> str:
+        return self.record.name
+
+    @property
+    def running(self) -> bool:
+        return self.status in LIVE
+
+
+def _now() -> str:
+    t = time.time_ns()
+    secs, frac = divmod(t, 1_000_000_000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + f".{frac:09d}Z"
+
+
+def _host_resolv_conf() -> str:
+    """The host's resolv.conf without loopback nameservers (unreachable from a netns)."""
+    try:
+        with open("/etc/resolv.conf") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        lines = []
+    out = [ln for ln in lines if not (ln.startswith("nameserver") and ln.split()[1:2] and
+                                      (ln.split()[1].startswith("127.") or ln.split()[1] == "::1"))]
+    return "\n".join(out) + "\n"
+
+
+class Engine:
+    def __init__(self, root: str, run_root: str, *, db: Database | None = None) -> None:
+        self.root = root
+        self.run_root = run_root
+        self._db = db
+        self._store: Store | None = None
+        self.runtime = LinuxRuntime(runtime_root(run_root))
+
+    # ---- lazily opened parts -----------------------------------------------------------
+
+    @property
+    def db(self) -> Database:
+        if self._db is None:
+            self._db = open_database(self.root)
+        return self._db
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            from berth.store import open_store
+
+            self._store = open_store(self.root, self.db)
+        return self._store
+
+    @property
+    def volumes(self) -> Volumes:
+        return Volumes(self.db, self.root)
+
+    def paths(self, container_id: str) -> ContainerPaths:
+        return ContainerPaths(self.root, self.run_root, container_id)
+
+    # ---- lookup and status ---------------------------------------------------------------
+
+    def get(self, ref: str) -> ContainerView:
+        return self.view(records.resolve(self.db, ref))
+
+    def view(self, rec: ContainerRecord) -> ContainerView:
+        paths = self.paths(rec.id)
+        live = st.load(paths.state)
+        if live is None:
+            return ContainerView(rec, st.CREATED, st.LiveState())
+        if live.status in (st.RUNNING, st.RESTARTING) and not live.shim_alive():
+            live = self._reconcile(rec, live)
+        status = live.status
+        if status == st.RUNNING:
+            with contextlib.suppress(BerthError):
+                if self.runtime.state(rec.id).status.value == "paused":
+                    status = st.PAUSED
+        return ContainerView(rec, status, live)
+
+    def _reconcile(self, rec: ContainerRecord, live: st.LiveState) -> st.LiveState:
+        """The shim is gone without recording an exit: a SIGKILL or a reboot. Its
+        container died with it (parent-death signal); record that and clean up."""
+        with contextlib.suppress(BerthError, OSError):
+            self.runtime.delete(rec.id, force=True)
+        fixed = replace(live, status=st.EXITED, pid=0, exit_code=137 if live.exit_code == 0 else live.exit_code,
+                        finished_at=_now(), error="the container's shim exited unexpectedly")
+        st.save(self.paths(rec.id).state, fixed)
+        self._event("die", rec, {"exitCode": str(fixed.exit_code)})
+        return fixed
+
+    def containers(self, *, all_: bool = False) -> list[ContainerView]:
+        views = [self.view(r) for r in records.all_records(self.db)]
+        return views if all_ else [v for v in views if v.running]
+
+    # ---- create ------------------------------------------------------------------------
+
+    def create(self, cfg: ContainerConfig) -> ContainerView:
+        """Record a container, prepare its snapshot and bundle. Nothing runs yet."""
+        image = self.store.images.get(cfg.image)
+        container_id = secrets.token_hex(32)
+        name = records.check_name(cfg.name) if cfg.name else self._generate_name()
+        cfg = replace(cfg, name=name)
+        image_cfg = image.config.config
+        specgen.stop_signal(cfg, image_cfg)  # a bad --stop-signal fails here, not at stop time
+        paths = self.paths(container_id)
+        rec = ContainerRecord(container_id, name, cfg.image, str(image.id), _now(), cfg)
+        with contextlib.ExitStack() as undo:
+            records.insert(self.db, rec)
+            undo.callback(records.delete, self.db, container_id)
+            os.makedirs(paths.rootfs, mode=0o711)
+            undo.callback(shutil.rmtree, paths.dir, True)
+            mounts = self.store.prepare_rootfs(container_id, image, {"container": container_id})
+            undo.callback(self._remove_snapshot, container_id)
+            volumes = self._volumes_for(cfg, image_cfg.volumes)
+            self._write_bundle(rec, image_cfg, paths, volumes)
+            self._write_shim_config(rec, image, paths, mounts)
+            undo.pop_all()
+        self._event("create", rec)
+        return self.view(rec)
+
+    def _generate_name(self) -> str:
+        from berth.engine.names import random_name
+
+        for _ in range(20):
+            name = random_name()
+            if not self.db.conn.execute("SELECT 1 FROM containers WHERE name = ?", (name,)).fetchone():
+                return name
+        return "berth_" + secrets.token_hex(4)
+
+    def _volumes_for(self, cfg: ContainerConfig, image_volumes: tuple[str, ...]) -> dict[str, str]:
+        out: dict[str, str] = {}
+        targets = {m.target for m in cfg.mounts}
+        mounts = list(cfg.mounts) + [MountSpec("volume", v) for v in image_volumes if v not in targets]
+        for m in mounts:
+            if m.type != "volume":
+                continue
+            vol = self.volumes.create(m.source, labels=None if m.source else {"berth.anonymous": "true"})
+            out[m.target] = vol.mountpoint
+        return out
+
+    def _write_bundle(self, rec: ContainerRecord, image_cfg: Any, paths: ContainerPaths,
+                      volumes: dict[str, str]) -> None:
+        cfg = rec.config
+        hostname = cfg.hostname or rec.id[:12]
+        network = cfg.network
+        host_network = network == "host"
+        netns = None
+        if network.startswith("container:"):
+            other = self.get(network.split(":", 1)[1])
+            if not other.running or not other.live.pid:
+                raise ContainerNotRunning(f"cannot join network of a non running container: {other.id}")
+            netns = f"/proc/{other.live.pid}/ns/net"
+        elif network not in ("none", "host", "bridge", "default", ""):
+            raise NotFound(f"network {network} not found")
+        hosts = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback",
+                 "fe00::0\tip6-localnet", "ff00::0\tip6-mcastprefix", "ff02::1\tip6-allnodes",
+                 "ff02::2\tip6-allrouters"]
+        if host_network:
+            hosts = open("/etc/hosts").read().splitlines()
+        for entry in cfg.extra_hosts:
+            host, _, ip = entry.partition(":")
+            hosts.append(f"{ip}\t{host}")
+        if not host_network:
+            hosts.append(f"127.0.1.1\t{hostname}")
+        resolv = _host_resolv_conf()
+        if cfg.dns or cfg.dns_search or cfg.dns_options:
+            resolv = "".join(f"nameserver {d}\n" for d in cfg.dns) or resolv
+            if cfg.dns_search:
+                resolv += "search " + " ".join(cfg.dns_search) + "\n"
+            if cfg.dns_options:
+                resolv += "options " + " ".join(cfg.dns_options) + "\n"
+        with open(paths.hosts, "w") as f:
+            f.write("\n".join(hosts) + "\n")
+        with open(paths.resolv_conf, "w") as f:
+            f.write(resolv)
+        with open(paths.hostname, "w") as f:
+            f.write(hostname + "\n")
+        resolved = specgen.Resolved(rec.id, paths.rootfs, paths.hosts, paths.resolv_conf, paths.hostname, volumes,
+                                    netns, host_network)
+        spec = specgen.generate(cfg, image_cfg, resolved)
+        with open(os.path.join(paths.bundle, "config.json"), "wb") as f:
+            f.write(spec.to_bytes())
+
+    def _write_shim_config(self, rec: ContainerRecord, image: Any, paths: ContainerPaths, mounts: list[Any]) -> None:
+        cfg = rec.config
+        image_cfg = image.config.config
+        health: dict[str, Any] | None = None
+        if not cfg.no_healthcheck:
+            source = cfg.health
+            if source is not None and source.test:
+                health = {"test": list(source.test), "interval": source.interval, "timeout": source.timeout,
+                          "start_period": source.start_period, "retries": source.retries}
+            elif image_cfg.healthcheck is not None and image_cfg.healthcheck.test:
+                h = image_cfg.healthcheck
+                health = {"test": list(h.test), "interval": h.interval, "timeout": h.timeout,
+                          "start_period": h.start_period, "retries": h.retries}
+            if health and health["test"][0] == "NONE":
+                health = None
+        shim = ShimConfig(
+            id=rec.id,
+            name=rec.name,
+            image=rec.image,
+            root=self.root,
+            run_root=self.run_root,
+            tty=cfg.tty,
+            open_stdin=cfg.open_stdin,
+            stdin_once=cfg.stdin_once,
+            restart=cfg.restart.name,
+            max_retries=cfg.restart.max_retries,
+            health=health,
+            stop_signal=specgen.stop_signal(cfg, image_cfg),
+            stop_timeout=cfg.stop_timeout if cfg.stop_timeout is not None else DEFAULT_STOP_TIMEOUT,
+            auto_remove=cfg.auto_remove,
+            user=cfg.user or image_cfg.user,
+            log_max_size=cfg.log.max_size,
+            log_max_file=cfg.log.max_file,
+            rootfs_mounts=tuple((m.type, m.source, tuple(m.options)) for m in mounts),
+            labels={**image_cfg.labels, **cfg.labels},
+        )
+        with open(paths.shim_config, "w") as f:
+            f.write(shim.to_json())
+
+    # ---- start / stop / kill -------------------------------------------------------------
+
+    def start(self, ref: str, *, wait_for_client: bool = False) -> dict[str, Any]:
+        """Hand the container to a new shim. With ``wait_for_client`` the shim creates
+        the container and waits for a ``start`` request (so a client can attach first)."""
+        view = self.get(ref)
+        if view.running:
+            raise ContainerRunning(f"container {view.id} is already running")
+        paths = self.paths(view.id)
+        st.remove(paths.state)
+        os.makedirs(paths.run_dir, exist_ok=True)
+        report = spawn.spawn(paths.shim_config, wait_for_start=wait_for_client)
+        if "error" in report:
+            err = ContainerStartError(str(report["error"]))
+            err.exit_code = int(report.get("exit_code", 125))
+            raise err
+        return report
+
+    def release(self, ref: str) -> dict[str, Any]:
+        """Start a container whose shim waits for a client (``start(wait_for_client=True)``)."""
+        view = self.get(ref)
+        answer = client.request(self.paths(view.id).socket, {"ctl": "start"})
+        if "error" in answer:
+            err = ContainerStartError(str(answer["error"]))
+            err.exit_code = int(answer.get("exit_code", 125))
+            raise err
+        return answer
+
+    def stop(self, ref: str, *, timeout: int | None = None, sig: int | None = None) -> ContainerView:
+        view = self.get(ref)
+        if not view.running:
+            return view
+        paths = self.paths(view.id)
+        message: dict[str, Any] = {"ctl": "stop", "timeout": timeout}
+        if sig:
+            message["signal"] = sig
+        wait = (timeout if timeout is not None else DEFAULT_STOP_TIMEOUT) + 30
+        try:
+            client.request(paths.socket, message, timeout=wait)
+        except client.ShimUnavailable:
+            pass
+        self._wait_shim_gone(view, wait)
+        return self.get(view.id)
+
+    def _wait_shim_gone(self, view: ContainerView, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            live = st.load(self.paths(view.id).state)
+            if live is None or live.status not in (st.RUNNING, st.RESTARTING) or not live.shim_alive():
+                if live is None or not live.shim_alive() or live.status == st.EXITED:
+                    return
+            time.sleep(0.01)
+
+    def kill(self, ref: str, sig: int = signal.SIGKILL) -> None:
+        view = self.get(ref)
+        if not view.running:
+            raise ContainerNotRunning(f"Container {view.id} is not running")
+        try:
+            answer = client.request(self.paths(view.id).socket, {"ctl": "kill", "signal": sig})
+        except client.ShimUnavailable:
+            self.runtime.kill(view.id, sig)
+            return
+        if "error" in answer:
+            raise ContainerNotRunning(f"Container {view.id} is not running: {answer['error']}")
+        if sig == signal.SIGKILL:
+            self._wait_shim_gone(view, 10)
+        self._event("kill", view.record, {"signal": str(sig)})
+
+    def restart(self, ref: str, *, timeout: int | None = None) -> None:
+        view = self.stop(ref, timeout=timeout)
+        self.start(view.id)
+
+    def wait(self, ref: str, condition: str = "not-running") -> tuple[int, str]:
+        """Block until the container exits (or is removed); its exit code and error."""
+        view = self.get(ref)
+        if condition == "not-running" and not view.running:
+            return view.live.exit_code, view.live.error
+        try:
+            answer = client.request(self.paths(view.id).socket, {"ctl": "wait", "condition": condition},
+                                    timeout=None)
+            return int(answer.get("exit_code", 0)), str(answer.get("error", ""))
+        except client.ShimUnavailable:
+            view = self.get(view.id)
+            return view.live.exit_code, view.live.error
+
+    def pause(self, ref: str) -> None:
+        view = self.get(ref)
+        if view.status != st.RUNNING:
+            raise ContainerNotRunning(f"Container {view.id} is not running")
+        self.runtime.pause(view.id)
+        self._event("pause", view.record)
+
+    def unpause(self, ref: str) -> None:
+        view = self.get(ref)
+        if view.status != st.PAUSED:
+            raise Conflict(f"Container {view.id} is not paused")
+        self.runtime.resume(view.id)
+        self._event("unpause", view.record)
+
+    def rename(self, ref: str, name: str) -> None:
+        view = self.get(ref)
+        records.rename(self.db, view.id, records.check_name(name))
+        self._event("rename", view.record, {"oldName": "/" + view.name})
+
+    # ---- remove --------------------------------------------------------------------------
+
+    def remove(self, ref: str, *, force: bool = False, volumes: bool = False) -> str:
+        view = self.get(ref)
+        if view.running:
+            if not force:
+                raise ContainerRunning(
+                    f"You cannot remove a running container {view.id}. "
+                    "Stop the container before attempting removal or force remove"
+                )
+            self.stop(view.id, timeout=0)
+        self._destroy(view.record, volumes=volumes)
+        return view.id
+
+    def _destroy(self, rec: ContainerRecord, *, volumes: bool) -> None:
+        paths = self.paths(rec.id)
+        with contextlib.suppress(BerthError, OSError):
+            self.runtime.delete(rec.id, force=True)
+        self._remove_snapshot(rec.id)
+        anonymous = []
+        if volumes:
+            anonymous = [v.name for v in self.volumes.all() if v.anonymous and
+                         v.mountpoint in open(os.path.join(paths.bundle, "config.json")).read()] \
+                if os.path.exists(os.path.join(paths.bundle, "config.json")) else []
+        shutil.rmtree(paths.dir, ignore_errors=True)
+        shutil.rmtree(paths.run_dir, ignore_errors=True)
+        records.delete(self.db, rec.id)
+        for name in anonymous:
+            with contextlib.suppress(BerthError):
+                self.volumes.remove(name, self.volume_users(name))
+        self._event("destroy", rec)
+
+    def _remove_snapshot(self, container_id: str) -> None:
+        with contextlib.suppress(NotFound):
+            self.store.snapshots.remove(container_id)
+
+    def prune(self) -> list[str]:
+        removed = []
+        for view in self.containers(all_=True):
+            if view.status in (st.EXITED, st.CREATED, st.DEAD):
+                self._destroy(view.record, volumes=False)
+                removed.append(view.id)
+        return removed
+
+    def volume_users(self, name: str) -> list[str]:
+        mountpoint = self.volumes.get(name).mountpoint
+        users = []
+        for rec in records.all_records(self.db):
+            config = os.path.join(self.paths(rec.id).bundle, "config.json")
+            with contextlib.suppress(OSError):
+                if mountpoint in open(config).read():
+                    users.append(rec.id)
+        return users
+
+    # ---- exec, top, stats ----------------------------------------------------------------
+
+    def exec(self, ref: str, args: list[str], *, tty: bool = False, interactive: bool = False,
+             env: list[str] | None = None, user: str = "", workdir: str = "", detach: bool = False,
+             privileged: bool = False) -> int:
+        """Run a command in a running container from this process; its exit status."""
+        from berth.oci.spec import Capabilities
+        from berth.runtime.api import ProcessIO
+        from berth.runtime.linux import _wait_foreground, become_subreaper, load_spec
+
+        view = self.get(ref)
+        if view.status != st.RUNNING:
+            if view.status == st.PAUSED:
+                raise Conflict(f"Container {view.id} is paused, unpause the container before exec")
+            raise ContainerNotRunning(f"Container {view.id} is not running")
+        base = load_spec(self.paths(view.id).bundle).process
+        assert base is not None
+        merged = dict(e.split("=", 1) for e in base.env)
+        for item in env or []:
+            key, _, value = item.partition("=")
+            merged[key] = value
+        proc = replace(base, args=tuple(args), terminal=tty, env=tuple(f"{k}={v}" for k, v in merged.items()),
+                       cwd=workdir or base.cwd)
+        if privileged:
+            caps = specgen.ALL_CAPS
+            proc = replace(proc, capabilities=Capabilities(caps, caps, (), caps, ()))
+        shim_cfg = ShimConfig.load(self.paths(view.id).shim_config)
+        io = ProcessIO() if interactive or tty else ProcessIO(stdin=os.open(os.devnull, os.O_RDONLY))
+        become_subreaper()
+        created = self.runtime.exec(view.id, proc, io, user_name=(user or shim_cfg.user) or None)
+        self._event("exec_start", view.record, {"execID": str(created.pid)})
+        if detach:
+            return 0
+        return _wait_foreground(created.pid, created.master)
+
+    def top(self, ref: str) -> list[dict[str, str]]:
+        view = self.get(ref)
+        if not view.running:
+            raise ContainerNotRunning(f"Container {view.id} is not running")
+        rows = []
+        for pid in sorted(self.runtime.processes(view.id)):
+            with contextlib.suppress(OSError):
+                status = dict(line.split(":\t", 1) for line in open(f"/proc/{pid}/status").read().splitlines()
+                              if ":\t" in line)
+                cmdline = open(f"/proc/{pid}/cmdline", "rb").read().replace(b"\0", b" ").decode().strip()
+                stat_fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+                rows.append({"UID": status.get("Uid", "0").split()[0], "PID": str(pid),
+                             "PPID": stat_fields[1], "CMD": cmdline or f"[{status.get('Name', '')}]"})
+        return rows
+
+    def stats(self, ref: str) -> dict[str, Any]:
+        view = self.get(ref)
+        if not view.running:
+            return {"id": view.id, "name": view.name, "memory_usage": 0, "memory_limit": 0, "cpu_usage_ns": 0,
+                    "pids_current": 0}
+        data = self.runtime.stats(view.id)
+        return {"id": view.id, "name": view.name, **data}
+
+    # ---- events --------------------------------------------------------------------------
+
+    def _event(self, action: str, rec: ContainerRecord, extra: dict[str, str] | None = None) -> None:
+        cfg = ShimConfig(rec.id, rec.name, rec.image, self.root, self.run_root, labels=dict(rec.config.labels))
+        with contextlib.suppress(OSError):
+            append_event(self.root, action, cfg, extra)
+
+    def events(self, *, since: float | None = None, until: float | None = None,
+               follow: bool = True) -> Iterator[dict[str, Any]]:
+        path = events_path(self.root)
+        offset = 0
+        while True:
+            try:
+                with open(path, "rb") as f:
+                    f.seek(offset)
+                    for line in f:
+                        if not line.endswith(b"\n"):
+                            break
+                        offset += len(line)
+                        event = json.loads(line)
+                        t = event["timeNano"] / 1e9
+                        if since is not None and t < since:
+                            continue
+                        if until is not None and t > until:
+                            return
+                        yield event
+            except FileNotFoundError:
+                pass
+            if not follow or (until is not None and time.time() > until):
+                return
+            time.sleep(0.1)
+
+
+class ContainerStartError(BerthError):
+    """The container could not start; ``exit_code`` is 125, 126 (cannot invoke) or 127
+    (not found), as Docker's CLI exits."""
+
+    exit_code: int = 125
+
+
+def remove_after_exit(cfg: ShimConfig) -> None:
+    """``--rm``: called by the shim once the container has exited for good."""
+    engine = Engine(cfg.root, cfg.run_root)
+    with contextlib.suppress(NotFound):
+        rec = records.resolve(engine.db, cfg.id)
+        engine._destroy(rec, volumes=True)
+
+
+__all__ = ["Engine", "ContainerView", "ContainerStartError", "InvalidArgument"]
