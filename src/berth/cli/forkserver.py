@@ -1,0 +1,232 @@
+"""The fork server behind ``berth``'s warm start (see launch.py for why).
+
+One process per user and berth version, started on demand, single-threaded for its
+whole life (fork is only safe without threads). It imports every verb, freezes the
+garbage collector so forked children share its memory pages, and then, per
+connection, forks:
+
+- a **cli** worker: takes the client's stdio fds, environment, working directory,
+  umask and open-file limit, runs the ``berth`` command line, and sends back its exit
+  status;
+- a **shim**: a container monitor (engine/shim.py) forked from this clean, frozen
+  image, so each shim costs only the pages it writes — this is what keeps a thousand
+  containers cheap.
+
+Protocol: one length-prefixed marshal message (+ SCM_RIGHTS fds) from the client; the
+server's child answers ``{"pid": N}`` and, for cli workers, ``{"exit": code}`` at the
+end (launch.py defines the framing). Clients must have
+the server's uid (SO_PEERCRED). The server exits after ``IDLE`` seconds without a
+connection, or when its socket file is replaced.
+"""
+
+from __future__ import annotations
+
+import array
+import contextlib
+import gc
+import importlib
+import io
+import marshal
+import os
+import random
+import resource
+import signal
+import socket
+import struct
+import sys
+from typing import Any, NoReturn
+
+from berth.cli.launch import pack
+from berth.engine.spawn import ENV_SOCKET, quiet_stdio
+
+IDLE = 600.0
+
+PRELOAD = (
+    "berth.cli.main", "berth.cli.containers", "berth.cli.runtime", "berth.cli.groups", "berth.cli.volumes",
+    "berth.cli.attach", "berth.cli.files", "berth.engine.engine", "berth.engine.shim", "berth.engine.inspect",
+    "berth.engine.options", "berth.runtime.linux", "berth.runtime.defaults", "berth.state.db",
+    "berth.store", "berth.network", "berth.cli.images", "berth.cli.network", "berth.cli.system",
+    "sqlite3", "tarfile", "termios", "tty", "selectors", "subprocess", "shlex",
+)
+
+
+def preload() -> None:
+    from berth.cli import main as cli_main
+
+    for name in PRELOAD + tuple(target.partition(":")[0] for target in cli_main.LAZY.values()):
+        with contextlib.suppress(ImportError):
+            importlib.import_module(name)
+
+
+def _recv_request(conn: socket.socket) -> tuple[dict[str, Any], list[int]]:
+    data = bytearray()
+    fds = array.array("i")
+    while len(data) < 4 or len(data) < 4 + int.from_bytes(data[:4], "big"):
+        chunk, ancdata, _, _ = conn.recvmsg(65536, socket.CMSG_SPACE(8 * fds.itemsize))
+        for level, kind, payload in ancdata:
+            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                fds.frombytes(payload[: len(payload) - len(payload) % fds.itemsize])
+        if not chunk:
+            raise ValueError("request cut short")
+        data.extend(chunk)
+    message = read_message_bytes(bytes(data))
+    return message, list(fds)
+
+
+def read_message_bytes(data: bytes) -> dict[str, Any]:
+    value = marshal.loads(data[4 : 4 + int.from_bytes(data[:4], "big")])
+    if not isinstance(value, dict):
+        raise ValueError("request is not a dict")
+    return value
+
+
+def _send(conn: socket.socket, message: dict[str, Any]) -> None:
+    with contextlib.suppress(OSError):
+        conn.sendall(pack(message))
+
+
+def _child_defaults() -> None:
+    # The server ignores SIGCHLD so its children are reaped automatically; its children
+    # must wait for their own children again.
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    random.seed()
+    gc.unfreeze()
+
+
+def _run_cli(conn: socket.socket, request: dict[str, Any], fds: list[int], socket_path: str) -> NoReturn:
+    for target, fd in zip((0, 1, 2), fds, strict=False):
+        os.dup2(fd, target)
+    for fd in fds:
+        if fd > 2:
+            os.close(fd)
+    os.environ.clear()
+    os.environ.update({str(k): str(v) for k, v in request["env"].items()})
+    os.environ[ENV_SOCKET] = socket_path
+    os.chdir(request["cwd"])
+    os.umask(int(request["umask"]))
+    soft, hard = request.get("nofile", (None, None))
+    if soft is not None:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (int(soft), int(hard)))
+    # Fresh stdio objects: buffering and isatty were decided for the server's /dev/null.
+    sys.stdin = io.TextIOWrapper(open(0, "rb", closefd=False), encoding="utf-8", errors="surrogateescape")
+    sys.stdout = io.TextIOWrapper(open(1, "wb", closefd=False), encoding="utf-8", errors="surrogateescape",
+                                  line_buffering=os.isatty(1))
+    sys.stderr = io.TextIOWrapper(open(2, "wb", closefd=False), encoding="utf-8", errors="backslashreplace",
+                                  line_buffering=True)
+    sys.argv = ["berth", *request["argv"]]
+    _send(conn, {"pid": os.getpid()})
+    code = 0
+    try:
+        from berth.cli.main import main
+
+        main(list(request["argv"]))
+    except SystemExit as done:
+        if done.code is None:
+            code = 0
+        elif isinstance(done.code, int):
+            code = done.code
+        else:
+            sys.stderr.write(f"{done.code}\n")
+            code = 1
+    except KeyboardInterrupt:
+        code = 130
+    except BaseException as err:  # noqa: B036 - report anything to the client, never hang it
+        sys.stderr.write(f"berth: internal error: {err!r}\n")
+        code = 125
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    _send(conn, {"exit": code})
+    os._exit(code)
+
+
+def _run_shim(conn: socket.socket, request: dict[str, Any], fds: list[int]) -> NoReturn:
+    from berth.engine import shim
+
+    _send(conn, {"pid": os.getpid()})
+    conn.close()
+    os.setsid()
+    quiet_stdio()
+    report_fd = fds[0] if fds else None
+    shim.main(str(request["config"]), report_fd, bool(request.get("wait_for_start")))
+
+
+def _handle(conn: socket.socket, listener: socket.socket, socket_path: str) -> None:
+    creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    _, uid, _ = struct.unpack("3i", creds)
+    if uid != os.geteuid():
+        conn.close()
+        return
+    try:
+        request, fds = _recv_request(conn)
+    except (OSError, ValueError):
+        conn.close()
+        return
+    pid = os.fork()
+    if pid != 0:
+        for fd in fds:
+            os.close(fd)
+        conn.close()
+        return
+    try:
+        listener.close()
+        _child_defaults()
+        if request.get("kind") == "cli":
+            _run_cli(conn, request, fds, socket_path)
+        elif request.get("kind") == "shim":
+            _run_shim(conn, request, fds)
+    except BaseException as err:  # noqa: B036 - a forked child must never return into the server loop
+        with contextlib.suppress(Exception):
+            os.write(2, f"berth: fork server worker failed: {err!r}\n".encode())
+    finally:
+        os._exit(125)
+
+
+def serve(path: str) -> None:
+    import fcntl
+
+    directory = os.path.dirname(path)
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    lock = os.open(path + ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return  # another server for this stamp is starting or running
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    preload()
+    gc.collect()
+    gc.freeze()
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    temp = f"{path}.{os.getpid()}"
+    listener.bind(temp)
+    os.chmod(temp, 0o600)
+    listener.listen(128)
+    os.rename(temp, path)
+    inode = os.stat(path).st_ino
+    listener.settimeout(IDLE)
+    try:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                return
+            conn.settimeout(None)
+            _handle(conn, listener, path)
+            try:
+                if os.stat(path).st_ino != inode:
+                    return
+            except FileNotFoundError:
+                return
+    finally:
+        with contextlib.suppress(OSError):
+            if os.stat(path).st_ino == inode:
+                os.unlink(path)
+        listener.close()
+
+
+if __name__ == "__main__":
+    serve(sys.argv[1])
