@@ -40,7 +40,7 @@ import shutil
 import stat
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import BinaryIO, Literal
+from typing import BinaryIO, Literal, cast
 
 from berth.oci.digest import Digest
 from berth.store.errors import CorruptArchive, UnsafeLayer
@@ -111,7 +111,7 @@ def _codec_errors() -> tuple[type[Exception], ...]:
     import zstandard
     from isal import igzip, isal_zlib
 
-    isal_error: type[Exception] = isal_zlib.IsalError  # untyped in isal's stubs
+    isal_error = cast(type[Exception], isal_zlib.IsalError)  # isal's stubs call it an instance
     return (igzip.BadGzipFile, isal_error, zstandard.ZstdError, lzma.LZMAError)
 
 
