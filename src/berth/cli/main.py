@@ -45,16 +45,35 @@ LAZY: dict[str, str] = {
     "commit": "berth.cli.files:commit",
     "container": "berth.cli.groups:container",
     "volume": "berth.cli.volumes:volume",
+    # images
+    "bootstrap": "berth.cli.bootstrap:bootstrap",
+    "history": "berth.cli.history:history",
+    "image": "berth.cli.image:image",
+    "images": "berth.cli.images:images",
+    "import": "berth.cli.import_:import_",
+    "load": "berth.cli.load:load",
+    "rmi": "berth.cli.rmi:rmi",
+    "save": "berth.cli.save:save",
+    "system": "berth.cli.system:system",
+    "tag": "berth.cli.tag:tag",
 }
 
 
 class LazyGroup(click.Group):
+    """A group whose subcommands are imported only when run; ``lazy`` maps name →
+    "module:attribute" (the top-level LAZY by default; ``image`` and ``system`` have
+    their own)."""
+
+    def __init__(self, *args: Any, lazy: dict[str, str] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy = LAZY if lazy is None else lazy
+
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(set(super().list_commands(ctx)) | set(LAZY))
+        return sorted(set(super().list_commands(ctx)) | set(self.lazy))
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name in LAZY:
-            module, _, attr = LAZY[cmd_name].partition(":")
+        if cmd_name in self.lazy:
+            module, _, attr = self.lazy[cmd_name].partition(":")
             command: click.Command = getattr(importlib.import_module(module), attr)
             return command
         return super().get_command(ctx, cmd_name)

@@ -20,6 +20,9 @@ _SYSCALLS: dict[str, dict[str, int]] = {
     "x86_64": {"pivot_root": 155, "seccomp": 317, "pidfd_send_signal": 424, "close_range": 436},
     "aarch64": {"pivot_root": 41, "seccomp": 277, "pidfd_send_signal": 424, "close_range": 436},
 }
+# Since 5.1 new syscalls share one number on every architecture (the new mount API).
+for _table in _SYSCALLS.values():
+    _table.update({"move_mount": 429, "fsopen": 430, "fsconfig": 431, "fsmount": 432})
 
 
 def syscall_number(name: str) -> int:

@@ -1,0 +1,1 @@
+"""Image archives: ``docker save``/``docker load`` tars, OCI layout tars, rootfs imports."""
