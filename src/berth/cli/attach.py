@@ -68,11 +68,11 @@ def relay(sock: socket.socket, *, is_tty: bool, stdin: bool, on_resize: Callable
                 cols, rows = os.get_terminal_size(1)
                 on_resize(rows, cols)
 
-        previous[signal.SIGWINCH] = signal.signal(signal.SIGWINCH, winch)
+        previous[int(signal.SIGWINCH)] = signal.signal(signal.SIGWINCH, winch)
         winch(0, None)
     if on_signal is not None and not is_tty:
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2):
-            previous[sig] = signal.signal(sig, lambda s, _f: on_signal(s))
+            previous[int(sig)] = signal.signal(sig, lambda s, _f: on_signal(s))
     demux = None if is_tty else _Demux()
     try:
         while True:
@@ -105,5 +105,5 @@ def relay(sock: socket.socket, *, is_tty: bool, stdin: bool, on_resize: Callable
         sel.close()
         if saved is not None:
             termios.tcsetattr(0, termios.TCSADRAIN, saved)
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)  # type: ignore[arg-type]
+        for number, handler in previous.items():
+            signal.signal(number, handler)  # type: ignore[arg-type]

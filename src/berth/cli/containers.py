@@ -240,15 +240,6 @@ def _create(ctx: click.Context, image: str, command: tuple[str, ...], o: dict[st
         raise
 
 
-class StartFailed(click.ClickException):
-    def __init__(self, message: str, code: int) -> None:
-        super().__init__(message)
-        self.exit_code = code
-
-    def show(self, file: Any = None) -> None:
-        click.echo(f"berth: {self.message}", err=True)
-
-
 @click.command(context_settings={**CTX, "ignore_unknown_options": False, "allow_interspersed_args": False})
 @create_options
 @click.option("-d", "--detach", is_flag=True, help="Run in the background and print the container id.")
@@ -257,7 +248,7 @@ class StartFailed(click.ClickException):
 @click.argument("image")
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 @click.pass_context
-def run(ctx: click.Context, image: str, command: tuple[str, ...], detach: bool, attach_streams: tuple[str, ...],
+def run(ctx: click.Context, /, image: str, command: tuple[str, ...], detach: bool, attach_streams: tuple[str, ...],
         sig_proxy: bool, **o: Any) -> None:
     """Create a container from IMAGE and start it; without -d, stream its output and
     exit with its status.
@@ -274,17 +265,11 @@ def run(ctx: click.Context, image: str, command: tuple[str, ...], detach: bool, 
 
     engine, view = _create(ctx, image, command, o)
     if detach:
-        try:
-            engine.start(view.id)
-        except ContainerStartError as err:
-            raise StartFailed(str(err), err.exit_code) from None
+        engine.start(view.id)
         click.echo(view.id)
         return
     paths = engine.paths(view.id)
-    try:
-        engine.start(view.id, wait_for_client=True)
-    except ContainerStartError as err:
-        raise StartFailed(str(err), err.exit_code) from None
+    engine.start(view.id, wait_for_client=True)
     condition = "removed" if o["auto_remove"] else "next-exit"
     waiter = client.connect(paths.socket)
     waiter.sendall(json.dumps({"ctl": "wait", "condition": condition}).encode() + b"\n")
@@ -292,10 +277,10 @@ def run(ctx: click.Context, image: str, command: tuple[str, ...], detach: bool, 
     sock, is_tty = client.open_attach(paths.socket, stdin=want_stdin)
     try:
         engine.release(view.id)
-    except ContainerStartError as err:
+    except ContainerStartError:
         sock.close()
-        answer = _read_answer(waiter)
-        raise StartFailed(str(err), int(answer.get("exit_code", err.exit_code))) from None
+        waiter.close()
+        raise
     _relay(engine, view.id, sock, is_tty, want_stdin, sig_proxy)
     answer = _read_answer(waiter)
     sys.exit(int(answer.get("exit_code", 0)))
@@ -342,7 +327,7 @@ def _relay(engine: Any, container_id: str, sock: Any, is_tty: bool, stdin: bool,
 @click.argument("image")
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 @click.pass_context
-def create(ctx: click.Context, image: str, command: tuple[str, ...], **o: Any) -> None:
+def create(ctx: click.Context, /, image: str, command: tuple[str, ...], **o: Any) -> None:
     """Create a container from IMAGE without starting it; print its id.
 
     Takes the same options as `berth run`. Example: berth create --name db -v data:/data busybox sleep 1d
@@ -595,7 +580,7 @@ def inspect(ctx: click.Context, names: tuple[str, ...], fmt: str, kind: str, siz
                 found = None
         if found is None and kind in ("", "image"):
             try:
-                from berth.store.inspect import image_json  # type: ignore[import-not-found]
+                from berth.store.inspect import image_json
 
                 found = image_json(engine.store, engine.store.images.get(name))
             except (NotFound, ImportError, AttributeError):

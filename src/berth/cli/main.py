@@ -123,7 +123,8 @@ def exit_code_for(err: BerthError) -> int:
         return 127
     if isinstance(err, ExecPermission):
         return 126
-    return 125
+    code = getattr(err, "exit_code", None)  # ContainerStartError carries 125, 126 or 127
+    return code if isinstance(code, int) else 125
 
 
 def main(argv: list[str] | None = None) -> Any:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import socket
+from collections.abc import Iterator
 from typing import Any
 
 from berth.errors import ContainerNotRunning
@@ -13,11 +16,34 @@ class ShimUnavailable(ContainerNotRunning):
     """The shim's socket is gone: the container is not running under a shim."""
 
 
+SUN_PATH_MAX = 107
+
+
+@contextlib.contextmanager
+def addressable(path: str) -> Iterator[str]:
+    """A name for the unix socket ``path`` that fits in sun_path (108 bytes): long
+    paths go through /proc/self/fd of their folder, opened O_PATH for the call."""
+    if len(os.fsencode(path)) <= SUN_PATH_MAX:
+        yield path
+        return
+    fd = os.open(os.path.dirname(path), os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        yield f"/proc/self/fd/{fd}/{os.path.basename(path)}"
+    finally:
+        os.close(fd)
+
+
+def bind(sock: socket.socket, path: str) -> None:
+    with addressable(path) as name:
+        sock.bind(name)
+
+
 def connect(path: str, timeout: float | None = None) -> socket.socket:
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.settimeout(timeout)
     try:
-        sock.connect(path)
+        with addressable(path) as name:
+            sock.connect(name)
     except (FileNotFoundError, ConnectionRefusedError) as err:
         sock.close()
         raise ShimUnavailable(f"shim socket {path}: {err.strerror}") from err

@@ -381,6 +381,45 @@ class Engine:
         records.rename(self.db, view.id, records.check_name(name))
         self._event("rename", view.record, {"oldName": "/" + view.name})
 
+    # ---- commit ------------------------------------------------------------------------
+
+    def commit(self, ref: str, repository: str | None, *, message: str = "", author: str = "",
+               changes: list[str] | None = None, pause: bool = True) -> Any:
+        """``docker commit``: the container's changes as a new layer over its image,
+        with the container's own config (Cmd, Env…) then ``changes`` applied."""
+        from berth.oci.image import ContainerConfig as ImageRunConfig
+
+        view = self.get(ref)
+        base = self.store.images.get(view.record.image_id)
+        cfg = view.record.config
+        image_cfg = base.config.config
+        run_cfg = replace(
+            image_cfg,
+            cmd=cfg.cmd if cfg.cmd is not None else image_cfg.cmd,
+            entrypoint=(None if cfg.entrypoint == ("",) else cfg.entrypoint) if cfg.entrypoint is not None
+            else image_cfg.entrypoint,
+            env=tuple(_merge_env(image_cfg.env, cfg.env)),
+            working_dir=cfg.working_dir or image_cfg.working_dir,
+            user=cfg.user or image_cfg.user,
+            labels={**image_cfg.labels, **cfg.labels},
+            exposed_ports=tuple(sorted(set(image_cfg.exposed_ports) | set(cfg.exposed_ports))),
+        )
+        assert isinstance(run_cfg, ImageRunConfig)
+        paused = False
+        if pause and view.status == st.RUNNING:
+            self.runtime.pause(view.id)
+            paused = True
+        try:
+            image = self.store.commit(view.id, base, run_cfg, comment=message, author=author,
+                                      created_by="berth commit", changes=changes or [])
+        finally:
+            if paused:
+                self.runtime.resume(view.id)
+        if repository:
+            self.store.images.tag(image, repository)
+        self._event("commit", view.record)
+        return image
+
     # ---- remove --------------------------------------------------------------------------
 
     def remove(self, ref: str, *, force: bool = False, volumes: bool = False) -> str:
@@ -524,6 +563,14 @@ class Engine:
             if not follow or (until is not None and time.time() > until):
                 return
             time.sleep(0.1)
+
+
+def _merge_env(base: tuple[str, ...], extra: tuple[str, ...]) -> list[str]:
+    merged: dict[str, str] = {}
+    for item in (*base, *extra):
+        key, _, value = item.partition("=")
+        merged[key] = value
+    return [f"{k}={v}" for k, v in merged.items()]
 
 
 class ContainerStartError(BerthError):

@@ -30,8 +30,8 @@ def _command(view: ContainerView, engine: Engine) -> tuple[str, list[str]]:
 
 def _ports(cfg: ContainerConfig) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for p in cfg.exposed_ports:
-        out.setdefault(p if "/" in p else f"{p}/tcp", None)
+    for exposed in cfg.exposed_ports:
+        out.setdefault(exposed if "/" in exposed else f"{exposed}/tcp", None)
     for p in cfg.ports:
         key = f"{p.container_port}/{p.proto}"
         out.setdefault(key, None)

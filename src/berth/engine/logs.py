@@ -59,27 +59,38 @@ class LogWriter:
             records.append(self._record(buf[:end], stream, now))
             buf = buf[end:]
         self._partial[stream] = buf
-        if records:
-            self._append(b"".join(records))
+        self._append_records(records)
 
     def flush(self) -> None:
         """Write out partial lines (at exit: a last line without a newline)."""
         now = timestamp()
-        out = b"".join(self._record(p, s, now) for s, p in self._partial.items() if p)
+        records = [self._record(p, s, now) for s, p in self._partial.items() if p]
         self._partial = {"stdout": b"", "stderr": b""}
-        if out:
-            self._append(out)
+        self._append_records(records)
 
     @staticmethod
     def _record(line: bytes, stream: str, now: str) -> bytes:
         text = line.decode("utf-8", errors="replace")
         return json.dumps({"log": text, "stream": stream, "time": now}, ensure_ascii=False).encode() + b"\n"
 
-    def _append(self, data: bytes) -> None:
-        if self.max_size > 0 and self.size + len(data) > self.max_size and self.size > 0:
-            self._rotate()
-        os.write(self.fd, data)
-        self.size += len(data)
+    def _append_records(self, records: list[bytes]) -> None:
+        """Write whole records, one write per batch that fits, rotating between them."""
+        batch: list[bytes] = []
+        size = 0
+        for rec in records:
+            if self.max_size > 0 and self.size + size + len(rec) > self.max_size and (self.size or batch):
+                self._write(b"".join(batch))
+                batch, size = [], 0
+                self._rotate()
+            batch.append(rec)
+            size += len(rec)
+        if batch:
+            self._write(b"".join(batch))
+
+    def _write(self, data: bytes) -> None:
+        if data:
+            os.write(self.fd, data)
+            self.size += len(data)
 
     def _rotate(self) -> None:
         os.close(self.fd)

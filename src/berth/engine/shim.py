@@ -41,6 +41,7 @@ from typing import Any, NoReturn
 
 from berth.engine import logs
 from berth.engine import state as st
+from berth.engine.client import bind as bind_socket
 from berth.engine.paths import ContainerPaths, events_path, runtime_root
 from berth.errors import BerthError
 from berth.oci.mount import Mount
@@ -262,7 +263,7 @@ class Shim:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.paths.socket)
         self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.listener.bind(self.paths.socket)
+        bind_socket(self.listener, self.paths.socket)
         self.listener.listen(64)
         self.listener.setblocking(False)
         self.sel.register(self.listener, selectors.EVENT_READ, "accept")

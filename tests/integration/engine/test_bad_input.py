@@ -36,9 +36,9 @@ def test_exec_into_a_stopped_container(berth: Berth) -> None:
 
 
 def test_bad_signal_name(berth: Berth) -> None:
-    berth.ok("run", "-d", "--name", "s", "busybox", "sleep", "600")
-    _refused(berth, "kill", "-s", "SIGWOBBLE", "s", fragment="SIGWOBBLE")
-    assert berth.inspect("s", "{{.State.Status}}") == "running"
+    berth.ok("run", "-d", "--name", "sig", "busybox", "sleep", "600")
+    _refused(berth, "kill", "-s", "SIGWOBBLE", "sig", fragment="SIGWOBBLE")
+    assert berth.inspect("sig", "{{.State.Status}}") == "running"
     _refused(berth, "run", "--stop-signal", "NOPE", "busybox", "true", fragment="NOPE")
 
 

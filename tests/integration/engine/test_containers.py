@@ -207,15 +207,15 @@ def test_log_rotation_keeps_at_most_max_file_files(berth: Berth) -> None:
 
 
 def test_pause_unpause_top_stats_rename(berth: Berth) -> None:
-    berth.ok("run", "-d", "--name", "p", "busybox", "sleep", "600")
-    berth.ok("pause", "p")
-    assert berth.inspect("p", "{{.State.Status}}") == "paused"
-    berth.ok("unpause", "p")
-    assert berth.inspect("p", "{{.State.Status}}") == "running"
-    assert "sleep 600" in berth.ok("top", "p")
-    assert "p" in berth.ok("stats", "--no-stream", "p")
-    berth.ok("rename", "p", "q")
-    assert berth.inspect("q", "{{.Name}}") == "/q"
+    berth.ok("run", "-d", "--name", "pz", "busybox", "sleep", "600")
+    berth.ok("pause", "pz")
+    assert berth.inspect("pz", "{{.State.Status}}") == "paused"
+    berth.ok("unpause", "pz")
+    assert berth.inspect("pz", "{{.State.Status}}") == "running"
+    assert "sleep 600" in berth.ok("top", "pz")
+    assert "pz" in berth.ok("stats", "--no-stream", "pz")
+    berth.ok("rename", "pz", "qz")
+    assert berth.inspect("qz", "{{.Name}}") == "/qz"
 
 
 def test_events_are_recorded(berth: Berth) -> None:
