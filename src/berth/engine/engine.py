@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from berth.engine import client, records, spawn, specgen
 from berth.engine import state as st
+from berth.engine.hostfiles import host_resolv_conf
 from berth.engine.model import ContainerConfig, MountSpec
 from berth.engine.paths import ContainerPaths, events_path, runtime_root
 from berth.engine.records import ContainerRecord
@@ -70,18 +71,6 @@ def _now() -> str:
     t = time.time_ns()
     secs, frac = divmod(t, 1_000_000_000)
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + f".{frac:09d}Z"
-
-
-def _host_resolv_conf() -> str:
-    """The host's resolv.conf without loopback nameservers (unreachable from a netns)."""
-    try:
-        with open("/etc/resolv.conf") as f:
-            lines = f.read().splitlines()
-    except OSError:
-        lines = []
-    out = [ln for ln in lines if not (ln.startswith("nameserver") and ln.split()[1:2] and
-                                      (ln.split()[1].startswith("127.") or ln.split()[1] == "::1"))]
-    return "\n".join(out) + "\n"
 
 
 class Engine:
@@ -219,7 +208,7 @@ class Engine:
             hosts.append(f"{ip}\t{host}")
         if not host_network:
             hosts.append(f"127.0.1.1\t{hostname}")
-        resolv = _host_resolv_conf()
+        resolv = host_resolv_conf()
         if cfg.dns or cfg.dns_search or cfg.dns_options:
             resolv = "".join(f"nameserver {d}\n" for d in cfg.dns) or resolv
             if cfg.dns_search:
