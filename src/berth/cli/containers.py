@@ -759,53 +759,43 @@ def _human(n: float) -> str:
     return str(n)
 
 
+def _stats_lines(engine: Any, refs: list[str], before: dict[str, tuple[float, int]]) -> list[str]:
+    """One row per container; CPU % from the cgroup's usage since ``before``."""
+    lines = [f"{'CONTAINER ID':<14} {'NAME':<24} {'CPU %':>7} {'MEM USAGE / LIMIT':>24} {'MEM %':>7} {'PIDS':>5}"]
+    physical = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    for ref in refs:
+        s = engine.stats(ref)
+        now = time.monotonic()
+        last = before.get(s["id"])
+        cpu = 0.0
+        if last is not None and now > last[0]:
+            cpu = (s["cpu_usage_ns"] - last[1]) / ((now - last[0]) * 1e9) * 100
+        before[s["id"]] = (now, s["cpu_usage_ns"])
+        limit = s["memory_limit"] if 0 < s["memory_limit"] < physical else physical
+        mem = f"{_human(s['memory_usage'])} / {_human(limit)}"
+        pct = s["memory_usage"] / limit * 100 if limit else 0.0
+        lines.append(f"{s['id'][:12]:<14} {s['name']:<24} {cpu:>6.2f}% {mem:>24} {pct:>6.2f}% {s['pids_current']:>5}")
+    return lines
+
+
 @click.command(context_settings=CTX)
 @click.argument("containers", nargs=-1)
 @click.option("--no-stream", is_flag=True, help="Print one sample and exit.")
 @click.option("-a", "--all", "all_", is_flag=True, help="All containers, not only running ones.")
 @click.pass_context
 def stats(ctx: click.Context, containers: tuple[str, ...], no_stream: bool, all_: bool) -> None:
-    """Live CPU, memory and pids usage of containers (cgroup figures)."""
+    """Live CPU, memory and pids usage of containers (cgroup figures), refreshed every second."""
     engine = engine_of(ctx)
     refs = list(containers) or [v.id for v in engine.containers(all_=all_)]
-    previous: dict[str, tuple[float, int]] = {}
+    before: dict[str, tuple[float, int]] = {}
+    _stats_lines(engine, refs, before)  # the first sample only sets the CPU baseline
     while True:
-        lines = [f"{'CONTAINER ID':<14} {'NAME':<24} {'CPU %':>7} {'MEM USAGE / LIMIT':>24} {'MEM %':>7} {'PIDS':>5}"]
-        for ref in refs:
-            s = engine.stats(ref)
-            now = time.monotonic()
-            before = previous.get(s["id"])
-            cpu = 0.0
-            if before is not None and now > before[0]:
-                cpu = (s["cpu_usage_ns"] - before[1]) / ((now - before[0]) * 1e9) * 100
-            previous[s["id"]] = (now, s["cpu_usage_ns"])
-            limit = s["memory_limit"] if 0 < s["memory_limit"] < 1 << 60 else os.sysconf("SC_PHYS_PAGES") * 4096
-            mem = f"{_human(s['memory_usage'])} / {_human(limit)}"
-            pct = s["memory_usage"] / limit * 100 if limit else 0
-            lines.append(f"{s['id'][:12]:<14} {s['name']:<24} {cpu:>6.2f}% {mem:>24} {pct:>6.2f}% "
-                         f"{s['pids_current']:>5}")
+        time.sleep(0.5 if no_stream else 1.0)
+        lines = _stats_lines(engine, refs, before)
         if no_stream:
-            if not previous or True:
-                time.sleep(0.5)
-                no_stream_lines = []
-                for ref in refs:
-                    s = engine.stats(ref)
-                    before = previous.get(s["id"])
-                    cpu = 0.0
-                    if before is not None:
-                        cpu = (s["cpu_usage_ns"] - before[1]) / ((time.monotonic() - before[0]) * 1e9) * 100
-                    limit = s["memory_limit"] if 0 < s["memory_limit"] < 1 << 60 else \
-                        os.sysconf("SC_PHYS_PAGES") * 4096
-                    mem = f"{_human(s['memory_usage'])} / {_human(limit)}"
-                    pct = s["memory_usage"] / limit * 100 if limit else 0
-                    no_stream_lines.append(f"{s['id'][:12]:<14} {s['name']:<24} {cpu:>6.2f}% {mem:>24} "
-                                           f"{pct:>6.2f}% {s['pids_current']:>5}")
-                click.echo(lines[0])
-                for line in no_stream_lines:
-                    click.echo(line)
+            click.echo("\n".join(lines))
             return
         click.echo("\033[2J\033[H" + "\n".join(lines))
-        time.sleep(1)
 
 
 @click.command(context_settings=CTX)
