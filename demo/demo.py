@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
-"""`make demo`: a container running, isolated, shown from inside and from the host.
+"""`make demo`: containers running, isolated, shown from inside and from the host.
 
-Builds a busybox root file system from Debian's busybox-static, writes an OCI bundle
-with `berth runtime spec`, runs it with `berth runtime run`, and prints what the
+Makes a busybox image from Debian's busybox-static (`berth bootstrap busybox`), runs
+containers from it the way a Docker user would (foreground, detached, logs, exec,
+stop, rm), then runs a bare OCI bundle with `berth runtime` and prints what the
 container sees next to what the host sees. Everything it makes lives under a temporary
-folder and is removed at the end.
+BERTH_ROOT and is removed at the end.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 
 BERTH = os.path.join(os.path.dirname(sys.executable), "berth")
 
@@ -29,17 +31,54 @@ def show(cmd: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
     return result  # type: ignore[no-any-return]
 
 
+def _stop_forkserver(folder: str) -> None:
+    """The demo's own warm-start server (see README, "Warm start") goes with it."""
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmdline = f.read()
+        except OSError:
+            continue
+        if b"berth.cli.forkserver" in cmdline and folder.encode() in cmdline:
+            os.kill(int(pid), 15)
+
+
 def main() -> None:
     if os.geteuid() != 0:
         sys.exit("make demo needs root: it creates namespaces, mounts and cgroups")
     from berth.testing.rootfs import make_busybox_rootfs
 
     work = tempfile.mkdtemp(prefix="berth-demo-")
-    env = dict(os.environ, BERTH_ROOT=os.path.join(work, "root"), BERTH_RUN=os.path.join(work, "run"))
+    env = dict(os.environ, BERTH_ROOT=os.path.join(work, "root"), BERTH_RUN=os.path.join(work, "run"),
+               BERTH_FORKSERVER_DIR=os.path.join(work, "forkserver"))
     try:
+        step("An image without any hub: berth bootstrap busybox")
+        show([BERTH, "bootstrap", "busybox"], env=env, check=True)
+        show([BERTH, "images"], env=env, check=True)
+
+        step("A container in the foreground: its own PID 1, host name and network")
+        show([BERTH, "run", "--rm", "--network", "none", "--hostname", "box", "busybox", "sh", "-c",
+              "echo \"PID $$ on $(hostname)\"; ps -o pid,comm; ls /sys/class/net"], env=env, check=True)
+
+        step("Detached, with a memory limit and a restart policy; logs, exec, inspect")
+        quiet_run = {"env": env, "stdin": subprocess.DEVNULL}
+        show([BERTH, "run", "-d", "--name", "ticker", "-m", "32m", "--restart", "on-failure:3", "busybox", "sh",
+              "-c", "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.5; done"], check=True, **quiet_run)
+        time.sleep(1.6)
+        show([BERTH, "ps"], env=env, check=True)
+        show([BERTH, "logs", "--tail", "3", "ticker"], env=env, check=True)
+        show([BERTH, "exec", "ticker", "cat", "/sys/fs/cgroup/memory/memory.limit_in_bytes"], env=env)
+        show([BERTH, "inspect", "-f", "{{.State.Status}} pid={{.State.Pid}} restarts={{.RestartCount}}",
+              "ticker"], env=env, check=True)
+        show([BERTH, "stop", "-t", "1", "ticker"], env=env, check=True)
+        show([BERTH, "ps", "-a"], env=env, check=True)
+        show([BERTH, "rm", "ticker"], env=env, check=True)
+
         bundle = os.path.join(work, "bundle")
         os.makedirs(bundle)
-        step("A root file system from Debian's busybox-static")
+        step("The runtime underneath: an OCI bundle run like runc would")
         make_busybox_rootfs(os.path.join(bundle, "rootfs"))
         print(f"{bundle}/rootfs: {len(os.listdir(os.path.join(bundle, 'rootfs', 'bin')))} programs in /bin")
 
@@ -81,6 +120,7 @@ def main() -> None:
         show([BERTH, "runtime", "delete", "--force", "sleeper"], env=env, check=True)
         show([BERTH, "runtime", "list"], env=env, check=True)
     finally:
+        _stop_forkserver(os.path.join(work, "forkserver"))
         shutil.rmtree(work, ignore_errors=True)
     print("\ndone: everything the demo made is gone.")
 

@@ -530,7 +530,7 @@ def ps(ctx: click.Context, all_: bool, quiet: bool, filters: tuple[str, ...], fm
         rows.append({
             "ID": v.id if no_trunc else v.id[:12],
             "Image": v.record.image,
-            "Command": json.dumps(command),
+            "Command": json.dumps(command, ensure_ascii=False),
             "CreatedAt": v.record.created,
             "RunningFor": _ago(time.time() - parse_timestamp(v.record.created)) + " ago",
             "Status": status_text(v),
