@@ -225,3 +225,54 @@ def test_events_are_recorded(berth: Berth) -> None:
     actions = out.split()
     for action in ("create", "start", "die", "destroy"):
         assert action in actions, (action, actions)
+
+
+def test_after_a_reboot_like_loss_containers_show_exited_and_start_again(berth: Berth) -> None:
+    import shutil
+
+    cid = berth.ok("run", "-d", "--name", "survivor", "busybox", "sleep", "600")
+    state = json.load(open(os.path.join(berth.env["BERTH_ROOT"], "containers", cid, "state.json")))
+    # A reboot: every process gone at once, and the run directory (a tmpfs) empty.
+    os.kill(state["shim_pid"], signal.SIGKILL)
+    os.kill(state["pid"], signal.SIGKILL)
+    berth.until(lambda: not os.path.exists(f"/proc/{state['pid']}"), what="the processes to die")
+    shutil.rmtree(berth.env["BERTH_RUN"])
+    os.makedirs(berth.env["BERTH_RUN"])
+    assert berth.inspect("survivor", "{{.State.Status}}") == "exited"
+    assert "Exited (137)" in berth.ok("ps", "-a")
+    berth.ok("start", "survivor")
+    assert berth.inspect("survivor", "{{.State.Status}}") == "running"
+    berth.ok("rm", "-f", "survivor")
+
+
+def test_prune_removes_stopped_containers_and_unused_volumes(berth: Berth) -> None:
+    berth.ok("run", "--name", "old", "-v", "/anon", "busybox", "true")
+    berth.ok("run", "-d", "--name", "live", "busybox", "sleep", "600")
+    out = berth.ok("container", "prune", "-f")
+    assert "Deleted Containers" in out
+    assert berth.ok("ps", "-a", "--format", "{{.Names}}") == "live"
+    assert berth.ok("volume", "ls", "-q") != ""
+    berth.ok("volume", "prune", "-f")
+    assert berth.ok("volume", "ls", "-q") == ""
+
+
+def test_init_reaps_and_forwards(berth: Berth) -> None:
+    out = berth.ok("run", "--rm", "--init", "busybox", "sh", "-c", "ps -o pid,comm | grep -c berth-init; echo $$")
+    assert out.splitlines() == ["1", "2"] or out.splitlines()[0] == "1"
+
+
+def test_attach_and_cp(berth: Berth) -> None:
+    berth.ok("run", "-d", "--name", "att", "busybox", "sh", "-c", "sleep 1; echo attached-output; sleep 600")
+    attached = subprocess.Popen([sys.executable, "-m", "berth", "attach", "--no-stdin", "att"], env=berth.env,
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    try:
+        line = attached.stdout.readline() if attached.stdout else b""
+        assert line == b"attached-output\n"
+    finally:
+        attached.kill()
+        attached.wait()
+    (berth.tmp / "in.txt").write_text("copied in\n")
+    berth.ok("cp", str(berth.tmp / "in.txt"), "att:/tmp/in.txt")
+    assert berth.ok("exec", "att", "cat", "/tmp/in.txt") == "copied in"
+    berth.ok("cp", "att:/etc/passwd", str(berth.tmp / "passwd"))
+    assert "root:x:0:0" in (berth.tmp / "passwd").read_text()
