@@ -6,7 +6,6 @@ import os
 import shutil
 import sys
 import tarfile
-from typing import Any
 
 import click
 
@@ -24,15 +23,8 @@ def _split(arg: str) -> tuple[str | None, str]:
     return None, arg
 
 
-def _container_root(engine: Any, ref: str) -> tuple[str, Any]:
-    """A host path showing the container's file system: its live root while it runs."""
-    view = engine.get(ref)
-    if view.running and view.live.pid:
-        return f"/proc/{view.live.pid}/root", view
-    raise InvalidArgument(f"container {view.name} is not running: berth cp needs a running container")
-
-
 def _inside(root: str, path: str) -> str:
+    """``path`` in the container, symlinks resolved inside it (never onto the host)."""
     from berth.runtime.rootfs import secure_join
 
     return secure_join(root, path if path.startswith("/") else "/" + path)
@@ -59,20 +51,29 @@ def cp(ctx: click.Context, src: str, dest: str, archive: bool, follow_link: bool
         raise InvalidArgument("copying between containers (or between host paths) is not supported: "
                               "one of SRC and DEST must be CONTAINER:PATH")
     if src_ctr is not None:
-        root, _ = _container_root(engine, src_ctr)
-        source = _inside(root, src_path)
-        if follow_link:
-            source = _inside(root, os.path.relpath(os.path.realpath(source), root)) if os.path.islink(source) else source
-        if not os.path.lexists(source):
-            raise NotFound(f"Could not find the file {src_path} in container {src_ctr}")
-        if dst_path == "-":
-            with tarfile.open(fileobj=sys.stdout.buffer, mode="w|") as tar:
-                tar.add(source, arcname=os.path.basename(source.rstrip("/")) or ".")
-            return
-        _copy(source, dst_path, keep_owner=True)
+        with engine.rootfs(src_ctr) as root:
+            _copy_out(root, src_ctr, src_path, dst_path, follow_link)
         return
     assert dst_ctr is not None
-    root, _ = _container_root(engine, dst_ctr)
+    with engine.rootfs(dst_ctr) as root:
+        _copy_in(root, src_path, dst_path, archive)
+
+
+def _copy_out(root: str, container: str, src_path: str, dst_path: str, follow_link: bool) -> None:
+    source = _inside(root, src_path)
+    if follow_link and os.path.islink(source):
+        target = os.readlink(source)
+        source = _inside(root, target if target.startswith("/") else os.path.join(os.path.dirname(src_path), target))
+    if not os.path.lexists(source):
+        raise NotFound(f"Could not find the file {src_path} in container {container}")
+    if dst_path == "-":
+        with tarfile.open(fileobj=sys.stdout.buffer, mode="w|") as tar:
+            tar.add(source, arcname=os.path.basename(source.rstrip("/")) or ".")
+        return
+    _copy(source, dst_path, keep_owner=True)
+
+
+def _copy_in(root: str, src_path: str, dst_path: str, archive: bool) -> None:
     target = _inside(root, dst_path)
     if src_path == "-":
         with tarfile.open(fileobj=sys.stdin.buffer, mode="r|") as tar:

@@ -370,6 +370,25 @@ class Engine:
         records.rename(self.db, view.id, records.check_name(name))
         self._event("rename", view.record, {"oldName": "/" + view.name})
 
+    # ---- files -------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def rootfs(self, ref: str) -> Iterator[str]:
+        """A host path showing the container's files: its live root while it runs
+        (``/proc/PID/root``), otherwise its snapshot mounted for the duration."""
+        view = self.get(ref)
+        if view.running and view.live.pid:
+            yield f"/proc/{view.live.pid}/root"
+            return
+        from berth.store.mounting import mount_all, unmount_all
+
+        target = os.path.join(self.paths(view.id).dir, "rootfs")
+        mount_all(self.store.snapshots.mounts(view.id), target)
+        try:
+            yield target
+        finally:
+            unmount_all(target)
+
     # ---- commit ------------------------------------------------------------------------
 
     def commit(self, ref: str, repository: str | None, *, message: str = "", author: str = "",

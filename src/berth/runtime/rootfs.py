@@ -16,12 +16,13 @@ import os
 import shutil
 import stat
 
-from berth.runtime.plan import REMOUNT_KEEP, DeviceNode, InitPlan, MountStep, parse_mount_options
+from berth.runtime.plan import REMOUNT_KEEP, DeviceNode, InitPlan, MountStep
 from berth.sys import mount as m
 from berth.sys._libc import SyscallError
 from berth.sys.cgroups import unified
 from berth.sys.cgroups.v1 import hierarchies
 from berth.sys.mount import MountFlag as F
+from berth.sys.mount_options import mount_by_options
 
 _MAX_LINKS = 255
 
@@ -215,11 +216,7 @@ def mount_rootfs(plan: InitPlan) -> None:
     """Mount the snapshot's file system (an overlay of the image's layers) onto the
     rootfs folder, in the container's own mount namespace: nothing stays on the host."""
     for mnt in plan.rootfs_mounts:
-        flags, data, _ = parse_mount_options(mnt.options, "rootfs")
-        if mnt.type == "bind":
-            m.mount(mnt.source, plan.rootfs, None, F.MS_BIND | F.MS_REC)
-        else:
-            m.mount(mnt.source or mnt.type, plan.rootfs, mnt.type, F(flags), data)
+        mount_by_options(mnt.type, mnt.source or mnt.type, mnt.options, plan.rootfs)
 
 
 def prepare(plan: InitPlan) -> None:

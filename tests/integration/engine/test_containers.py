@@ -276,3 +276,15 @@ def test_attach_and_cp(berth: Berth) -> None:
     assert berth.ok("exec", "att", "cat", "/tmp/in.txt") == "copied in"
     berth.ok("cp", "att:/etc/passwd", str(berth.tmp / "passwd"))
     assert "root:x:0:0" in (berth.tmp / "passwd").read_text()
+
+
+def test_cp_from_and_into_a_stopped_container(berth: Berth) -> None:
+    berth.ok("run", "--name", "stopped", "busybox", "sh", "-c", "echo made-inside > /result")
+    berth.ok("cp", "stopped:/result", str(berth.tmp / "result"))
+    assert (berth.tmp / "result").read_text() == "made-inside\n"
+    (berth.tmp / "input").write_text("put-in\n")
+    berth.ok("cp", str(berth.tmp / "input"), "stopped:/input")
+    assert "A /input" in berth.ok("diff", "stopped")
+    # `..` cannot climb out of the container: busybox has no /etc/shadow, the host does.
+    escape = berth("cp", "stopped:/../../../../etc/shadow", str(berth.tmp / "x"))
+    assert escape.returncode != 0 and not (berth.tmp / "x").exists()
