@@ -92,7 +92,8 @@ def _child_defaults() -> None:
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     random.seed()
-    gc.unfreeze()
+    # Objects stay frozen: a collection walking them would write every page the child
+    # shares with the server (a shim would then cost megabytes instead of kilobytes).
 
 
 def _run_cli(conn: socket.socket, request: dict[str, Any], fds: list[int], socket_path: str) -> NoReturn:

@@ -25,6 +25,7 @@ JSON line, then (for attach) the stream follows.
 
 from __future__ import annotations
 
+import array
 import contextlib
 import errno
 import json
@@ -47,7 +48,14 @@ from berth.errors import BerthError
 from berth.oci.mount import Mount
 from berth.oci.spec import Process
 from berth.runtime.api import ProcessIO
-from berth.runtime.linux import LinuxRuntime, become_subreaper, exit_code, load_spec, process_start_time
+from berth.runtime.linux import (
+    Created,
+    LinuxRuntime,
+    become_subreaper,
+    exit_code,
+    load_spec,
+    process_start_time,
+)
 from berth.runtime.sync import ExecNotFound, ExecPermission
 
 log = logging.getLogger(__name__)
@@ -111,6 +119,57 @@ def append_event(root: str, action: str, cfg: ShimConfig, extra: dict[str, str] 
         os.close(fd)
 
 
+def in_child(work: Callable[[], tuple[dict[str, Any], list[int]]]) -> tuple[dict[str, Any], list[int]]:
+    """Run ``work`` in a short-lived forked child and return its answer and fds.
+
+    The runtime's heavy calls (parsing the spec, planning, forking the container)
+    allocate and touch many objects; in a child, the pages that writes them copy are
+    freed when it exits, so the long-lived shim stays small. Processes the child
+    starts are adopted by the shim, a child subreaper, once their parents exit.
+    """
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    pid = os.fork()
+    if pid == 0:
+        ours.close()
+        try:
+            answer, fds = work()
+        except BaseException as err:  # noqa: B036 - the child reports everything and exits
+            answer, fds = {"error": str(err), "class": type(err).__name__}, []
+        data = json.dumps(answer).encode()
+        try:
+            if fds:
+                theirs.sendmsg([data], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))])
+            else:
+                theirs.send(data)
+        finally:
+            os._exit(0)
+    theirs.close()
+    try:
+        fds_arr = array.array("i")
+        data, ancdata, _, _ = ours.recvmsg(65536, socket.CMSG_SPACE(8 * fds_arr.itemsize))
+        for level, kind, payload in ancdata:
+            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                fds_arr.frombytes(payload[: len(payload) - len(payload) % fds_arr.itemsize])
+    finally:
+        ours.close()
+        os.waitpid(pid, 0)
+    if not data:
+        return {"error": "the runtime helper died", "class": "Internal"}, []
+    answer = json.loads(data)
+    return answer, list(fds_arr)
+
+
+def raise_for(answer: dict[str, Any]) -> None:
+    if "error" not in answer:
+        return
+    cls = answer.get("class")
+    if cls == "ExecNotFound":
+        raise ExecNotFound(answer["error"])
+    if cls == "ExecPermission":
+        raise ExecPermission(answer["error"])
+    raise BerthError(answer["error"])
+
+
 class Client:
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
@@ -155,7 +214,6 @@ class Shim:
         self.health_proc: tuple[int, int, int, float, str] | None = None  # pid, pidfd, out fd, deadline, start
         self.health_out = b""
         self.done = False
-        self.spec = load_spec(self.paths.bundle)
 
     # ---- reporting and state ---------------------------------------------------------
 
@@ -199,20 +257,30 @@ class Shim:
     def create(self) -> None:
         io, theirs = self._stdio()
         mounts = [Mount(t, s, "", o) for t, s, o in self.cfg.rootfs_mounts]
-        with contextlib.suppress(BerthError):
-            self.runtime.delete(self.cfg.id, force=True)  # a leftover of a crashed shim
+
+        def work() -> tuple[dict[str, Any], list[int]]:
+            with contextlib.suppress(BerthError):
+                self.runtime.delete(self.cfg.id, force=True)  # a leftover of a crashed shim
+            made = self.runtime.create(self.cfg.id, self.paths.bundle, io, run_mode=True, rootfs_mounts=mounts,
+                                       user_name=self.cfg.user or None)
+            assert made.sock is not None
+            # detach: the socket object must not close the fd when it goes out of scope
+            fds = [made.sock.detach()] + ([made.master] if made.master is not None else [])
+            return {"pid": made.pid, "master": made.master is not None}, fds
+
         try:
-            created = self.runtime.create(self.cfg.id, self.paths.bundle, io, run_mode=True, rootfs_mounts=mounts,
-                                          user_name=self.cfg.user or None)
+            answer, fds = in_child(work)
         finally:
             for fd in theirs:
                 os.close(fd)
-        self.created = created
-        self.init_pid = created.pid
-        if created.master is not None:
-            self.master = created.master
-            self.stdin_w = created.master
-            self.outputs = {created.master: "stdout"}
+        raise_for(answer)
+        master = fds[1] if answer.get("master") else None
+        self.created = Created(int(answer["pid"]), master, socket.socket(fileno=fds[0]))
+        self.init_pid = self.created.pid
+        if master is not None:
+            self.master = master
+            self.stdin_w = master
+            self.outputs = {master: "stdout"}
         for fd in self.outputs:
             os.set_blocking(fd, False)
             self.sel.register(fd, selectors.EVENT_READ, "output")
@@ -248,10 +316,17 @@ class Shim:
                         else {"created": True, "pid": self.init_pid})
         return True
 
+    def _delete_container(self) -> None:
+        def work() -> tuple[dict[str, Any], list[int]]:
+            self.runtime.delete(self.cfg.id, force=True)
+            return {}, []
+
+        with contextlib.suppress(BerthError, OSError):
+            in_child(work)
+
     def _failed(self, message: str, code: int) -> None:
         self._close_container_fds()
-        with contextlib.suppress(BerthError, OSError):
-            self.runtime.delete(self.cfg.id, force=True)
+        self._delete_container()
         self.save(status=st.EXITED, exit_code=code, error=message, finished_at=logs.timestamp(), pid=0)
         self.event("die", {"exitCode": str(code)})
         self.report({"error": message, "exit_code": code})
@@ -534,8 +609,7 @@ class Shim:
             oom = self.runtime.oom_kills(self.cfg.id) > 0
         self._close_container_fds()
         self._health_cancel()
-        with contextlib.suppress(BerthError, OSError):
-            self.runtime.delete(self.cfg.id, force=True)
+        self._delete_container()
         self.stop_deadline = None
         self.save(status=st.EXITED, exit_code=code, oom_killed=oom, finished_at=logs.timestamp(), pid=0)
         extra = {"exitCode": str(code)}
@@ -588,27 +662,34 @@ class Shim:
         if not test or test[0] == "NONE":
             return
         args = ["/bin/sh", "-c", test[1]] if test[0] == "CMD-SHELL" else test[1:]
-        base = self.spec.process
-        if base is None or self.state.status != st.RUNNING:
+        if self.state.status != st.RUNNING:
             return
         out_r, out_w = os.pipe2(os.O_CLOEXEC)
         devnull = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
-        proc = Process(args=tuple(args), cwd=base.cwd, env=base.env, user=base.user, capabilities=base.capabilities,
-                       no_new_privileges=base.no_new_privileges)
         started = logs.timestamp()
+
+        def work() -> tuple[dict[str, Any], list[int]]:
+            base = load_spec(self.paths.bundle).process
+            assert base is not None
+            proc = Process(args=tuple(args), cwd=base.cwd, env=base.env, user=base.user,
+                           capabilities=base.capabilities, no_new_privileges=base.no_new_privileges)
+            made = self.runtime.exec(self.cfg.id, proc, ProcessIO(stdin=devnull, stdout=out_w, stderr=out_w),
+                                     user_name=self.cfg.user or None)
+            return {"pid": made.pid}, []
+
         try:
-            created = self.runtime.exec(self.cfg.id, proc, ProcessIO(stdin=devnull, stdout=out_w, stderr=out_w),
-                                        user_name=self.cfg.user or None)
-        except (BerthError, OSError) as err:
-            os.close(out_r)
-            self._health_record(started, 1, str(err))
-            return
+            answer, _ = in_child(work)
         finally:
             os.close(out_w)
             os.close(devnull)
-        pidfd = os.pidfd_open(created.pid)
+        if "error" in answer:
+            os.close(out_r)
+            self._health_record(started, 1, str(answer["error"]))
+            return
+        pid = int(answer["pid"])
+        pidfd = os.pidfd_open(pid)
         timeout = (h.get("timeout") or 30_000_000_000) / 1e9
-        self.health_proc = (created.pid, pidfd, out_r, time.monotonic() + timeout, started)
+        self.health_proc = (pid, pidfd, out_r, time.monotonic() + timeout, started)
         self.health_out = b""
         os.set_blocking(out_r, False)
         self.sel.register(pidfd, selectors.EVENT_READ, "health-exit")
