@@ -103,7 +103,8 @@ def serve(ctx: click.Context, listen: str, auth: str, policy: str | None, challe
     import asyncio
     import logging
 
-    from berth.registry.server.serve import ServerSettings, parse_auth, parse_listen, serve as run_server
+    from berth.registry.server.serve import ServerSettings, parse_auth, parse_listen
+    from berth.registry.server.serve import serve as run_server
 
     host, port = parse_listen(listen)
     logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, format="%(asctime)s %(message)s")

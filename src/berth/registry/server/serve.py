@@ -91,7 +91,7 @@ async def serve(settings: ServerSettings, ready: Callable[[list[str]], None] | N
     app = build_app(settings)
     loop = asyncio.get_running_loop()
     loop.set_default_executor(ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="registry"))
-    runner = web.AppRunner(app, access_log=log if settings.access_log else None)
+    runner = web.AppRunner(app, access_log=log if settings.access_log else None, shutdown_timeout=5)
     await runner.setup()
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
