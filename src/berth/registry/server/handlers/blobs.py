@@ -102,4 +102,4 @@ async def get_blob(request: web.Request) -> web.StreamResponse:
 async def delete_blob(request: web.Request) -> web.StreamResponse:
     repo = registry(request).repository(repo_name(request))
     await blocking(repo.unlink_blob, parse_digest(request.match_info["digest"]))
-    return web.Response(status=202, headers={"Content-Length": "0"})
+    return web.Response(status=202, headers={})

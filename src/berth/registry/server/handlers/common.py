@@ -19,7 +19,7 @@ from berth.registry.server.tags import Actor
 
 REGISTRY = web.AppKey("registry", Registry)
 AUTHORIZER = web.AppKey("authorizer", Authorizer)
-IDENTITY = "berth.identity"
+IDENTITY = web.RequestKey("identity", Identity)
 BATCH = 4 << 20  # bytes handed to a worker thread at a time
 
 # A body that breaks off or is malformed: the client's fault, not the server's.
@@ -43,10 +43,7 @@ def authorizer(request: web.Request) -> Authorizer:
 
 
 def identity(request: web.Request) -> Identity:
-    found = request.get(IDENTITY)
-    if isinstance(found, Identity):
-        return found
-    return Identity(None, "none")
+    return request.get(IDENTITY) or Identity(None, "none")
 
 
 def actor(request: web.Request) -> Actor:

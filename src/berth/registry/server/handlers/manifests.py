@@ -58,7 +58,6 @@ async def put_manifest(request: web.Request) -> web.StreamResponse:
     headers = {
         "Location": f"/v2/{name}/manifests/{result.digest}",
         "Docker-Content-Digest": str(result.digest),
-        "Content-Length": "0",
     }
     if result.subject is not None:
         headers["OCI-Subject"] = str(result.subject)
@@ -68,7 +67,7 @@ async def put_manifest(request: web.Request) -> web.StreamResponse:
 async def delete_manifest(request: web.Request) -> web.StreamResponse:
     store = registry(request).manifests(repo_name(request))
     await blocking(store.delete, request.match_info["reference"], actor(request))
-    return web.Response(status=202, headers={"Content-Length": "0"})
+    return web.Response(status=202, headers={})
 
 
 async def list_referrers(request: web.Request) -> web.StreamResponse:

@@ -51,14 +51,13 @@ def _session_headers(status: UploadStatus, size: int | None = None) -> dict[str,
         "Location": upload_location(status.name, status.upload_id),
         "Range": byte_range(status.size if size is None else size),
         "Docker-Upload-UUID": status.upload_id,
-        "Content-Length": "0",
     }
 
 
 def _created(name: str, digest: str) -> web.Response:
     return web.Response(
         status=201,
-        headers={"Location": f"/v2/{name}/blobs/{digest}", "Docker-Content-Digest": digest, "Content-Length": "0"},
+        headers={"Location": f"/v2/{name}/blobs/{digest}", "Docker-Content-Digest": digest},
     )
 
 
@@ -152,4 +151,4 @@ async def finish_upload(request: web.Request) -> web.StreamResponse:
 async def cancel_upload(request: web.Request) -> web.StreamResponse:
     uploads = registry(request).uploads(repo_name(request))
     await blocking(uploads.cancel, request.match_info["uuid"])
-    return web.Response(status=204, headers={"Content-Length": "0"})
+    return web.Response(status=204, headers={})
