@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import re
+import ssl
 from typing import Any
 from urllib.parse import quote
 
@@ -29,7 +30,7 @@ class RemoteRegistry:
         url: str,
         user: str | None = None,
         password: str | None = None,
-        verify: bool | str = True,
+        verify: bool | str = True,  # False, or a CA certificate file
         timeout: float = 30.0,
     ) -> None:
         if not url.startswith(("http://", "https://")):
@@ -37,7 +38,8 @@ class RemoteRegistry:
         self.url = url.rstrip("/")
         self.user = user
         self.password = password
-        self._client = httpx.Client(verify=verify, timeout=timeout)
+        context: bool | ssl.SSLContext = ssl.create_default_context(cafile=verify) if isinstance(verify, str) else verify
+        self._client = httpx.Client(verify=context, timeout=timeout)
 
     def close(self) -> None:
         self._client.close()
