@@ -68,13 +68,17 @@ async def head_blob(request: web.Request) -> web.StreamResponse:
 async def get_blob(request: web.Request) -> web.StreamResponse:
     reg = registry(request)
     repo = reg.repository(repo_name(request))
-    info = await blocking(repo.blob, parse_digest(request.match_info["digest"]))
+    digest = parse_digest(request.match_info["digest"])
+
+    def locate() -> tuple[BlobInfo, str | None]:
+        return repo.blob(digest), reg.blobs.local_path(digest)
+
+    info, local = await blocking(locate)
     try:
         wanted = parse_range(request.headers.get("Range"), info.size)
     except RangeInvalid as err:
         err.headers["Content-Range"] = f"bytes */{info.size}"
         raise
-    local = await blocking(reg.blobs.local_path, info.digest)
     if local is not None:
         # FileResponse applies the (already validated) Range itself and uses sendfile.
         return web.FileResponse(local, chunk_size=_CHUNK, headers=_headers(info))
