@@ -19,7 +19,8 @@ from berth.registry.server.storage.api import StorageDriver
 from berth.registry.server.storage.filesystem import FilesystemDriver
 from berth.registry.server.storage.inmemory import InMemoryDriver
 from berth.registry.server.tags import Actor
-from berth.testing.registry import ThreadedRegistry
+
+from .threaded import ThreadedRegistry
 
 ALICE = Actor("alice", "127.0.0.1")
 

@@ -12,7 +12,8 @@ from berth.oci import mediatype as mt
 from berth.oci.descriptor import Descriptor
 from berth.oci.digest import Digest
 from berth.oci.image import Index, Manifest
-from berth.testing.registry import ThreadedRegistry
+
+from .threaded import ThreadedRegistry
 
 API_VERSION = ("Docker-Distribution-API-Version", "registry/2.0")
 

@@ -15,9 +15,9 @@ from berth.registry.server.auth import Authorizer, Htpasswd
 from berth.registry.server.registry import Registry
 from berth.registry.server.storage.inmemory import InMemoryDriver
 from berth.registry.server.tokens import TokenAuthority
-from berth.testing.registry import ThreadedRegistry
 
 from .test_http_api import image
+from .threaded import ThreadedRegistry
 
 POLICY = """
 public/*   anonymous   pull

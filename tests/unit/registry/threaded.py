@@ -1,4 +1,4 @@
-"""Run berth's registry app on 127.0.0.1 in a background thread, for tests.
+"""Run berth's registry app on 127.0.0.1 in a background thread, for the unit tests.
 
     with ThreadedRegistry(Registry(InMemoryDriver())) as server:
         httpx.get(server.url + "/v2/")
