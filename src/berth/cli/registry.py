@@ -73,7 +73,7 @@ def registry(ctx: click.Context, storage: str | None) -> None:
 @click.option("--challenge", type=click.Choice(["bearer", "basic"]), default="bearer", show_default=True,
               help="How to ask clients to log in: Docker's token flow (bearer) or plain Basic auth. "
                    "Basic credentials are accepted either way.")
-@click.option("--service", default="berth-registry", show_default=True,
+@click.option("--service", default="berth-registry", show_default=True, metavar="NAME",
               help="Service name in token challenges and the tokens' audience.")
 @click.option("--token-realm", default=None, metavar="URL",
               help="Token endpoint URL to announce [default: /berth/v1/token on the address the client used].")
@@ -226,10 +226,11 @@ def history(ctx: click.Context, reference: str, url: str | None, user: str | Non
         return
     entries = doc.get("history") or []
     width = 71 if no_trunc else 12
-    click.echo(f"{'STEP':<5} {'TIME':<27} {'USER':<16} {'ACTION':<9} {'FROM':<{width}} TO")
+    click.echo(f"{'STEP':<5} {'TIME (UTC)':<20} {'USER':<16} {'ACTION':<9} {'FROM':<{width}} TO")
     for step, entry in enumerate(reversed(entries)):
+        when = str(entry.get("time", ""))[:19]
         click.echo(
-            f"{step:<5} {str(entry.get('time', ''))[:26]:<27} {str(entry.get('user', ''))[:16]:<16} "
+            f"{step:<5} {when:<20} {str(entry.get('user', ''))[:16]:<16} "
             f"{str(entry.get('action', '')):<9} {_short(entry.get('from'), no_trunc):<{width}} "
             f"{_short(entry.get('to'), no_trunc)}"
         )

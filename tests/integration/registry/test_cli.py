@@ -48,7 +48,7 @@ def test_history_and_rollback_through_the_cli(
         (None, digests[0], "alice", "push"), (digests[0], digests[1], "alice", "push"), (digests[1], digests[2], "alice", "push"),
     ]
     table = run_berth("registry", "--storage", str(server.storage), "history", "team/app:prod").stdout.splitlines()
-    assert table[0].split() == ["STEP", "TIME", "USER", "ACTION", "FROM", "TO"]
+    assert table[0].split() == ["STEP", "TIME", "(UTC)", "USER", "ACTION", "FROM", "TO"]
     assert table[1].split()[0] == "0" and table[1].split()[-1] == digests[2].split(":")[1][:12]
 
     # over HTTP, with the token flow
