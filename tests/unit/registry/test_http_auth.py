@@ -143,6 +143,9 @@ def test_catalog_lists_what_the_user_may_pull(private: ThreadedRegistry) -> None
     os.utime(policy_path, ns=(5, 5))
     with httpx.Client(base_url=private.url, auth=("bob", "bob-pw")) as bob:
         assert bob.get("/v2/_catalog").json()["repositories"] == ["team/app"]
+    catalog_token = token(private, "registry:catalog:*", ("bob", "bob-pw"))
+    r = httpx.get(private.url + "/v2/_catalog", headers={"Authorization": f"Bearer {catalog_token}"})
+    assert r.json()["repositories"] == ["team/app"]
     users_path = private.authorizer.users.path  # type: ignore[union-attr]
     with open(users_path, "a") as f:
         f.write(Htpasswd.make_entry("carol", "carol-pw", rounds=4) + "\n")

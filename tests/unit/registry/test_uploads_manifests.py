@@ -21,6 +21,7 @@ from berth.registry.server.errors import (
     ManifestTooLarge,
     ManifestUnknown,
     RangeInvalid,
+    SizeInvalid,
     TagInvalid,
 )
 from berth.registry.server.manifests import MAX_MANIFEST_SIZE, parse_manifest
@@ -77,6 +78,18 @@ def test_wrong_digest_leaves_nothing(registry: Registry) -> None:
         uploads.status(status.upload_id)
     assert stored_blobs(registry) == []
     assert list(registry.repository("app").linked_blobs()) == []
+
+
+def test_size_that_does_not_match_leaves_nothing(registry: Registry) -> None:
+    uploads = registry.uploads("app")
+    status = uploads.start()
+    writer = uploads.writer(status.upload_id)
+    writer.write(b"12345")
+    with pytest.raises(SizeInvalid):
+        writer.commit(Digest.from_bytes(b"12345"), size=6)
+    with pytest.raises(BlobUploadUnknown):
+        uploads.status(status.upload_id)
+    assert stored_blobs(registry) == []
 
 
 def test_a_restart_between_chunks_rehashes_the_data(registry: Registry) -> None:

@@ -270,6 +270,11 @@ class Authorizer:
             return identity.claims.actions_for("repository", repository)
         return self.policy().actions(identity.user, repository)
 
+    def may_see(self, identity: Identity, repository: str) -> bool:
+        """Whether the catalog lists ``repository`` to ``identity``: the policy decides,
+        whatever scopes a token carries (a catalog token names no repositories)."""
+        return self.users is None or "pull" in self.policy().actions(identity.user, repository)
+
     def require(self, identity: Identity, access: Access) -> None:
         """Return when ``identity`` may have ``access``; raise Unauthorized or Denied."""
         if self.users is None or access.actions <= self.allowed(identity, access.name):

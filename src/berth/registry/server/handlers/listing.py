@@ -49,7 +49,7 @@ async def catalog(request: web.Request) -> web.StreamResponse:
     auth, who = authorizer(request), identity(request)
 
     def visible(reg: Registry) -> list[str]:
-        return sorted(name for name in reg.repositories() if "pull" in auth.allowed(who, name))
+        return sorted(name for name in reg.repositories() if auth.may_see(who, name))
 
     names, more = _page(await blocking(visible, registry(request)), n, last)
     return _json({"repositories": names}, next_link("/v2/_catalog", n, names, more))
