@@ -135,11 +135,6 @@ class Htpasswd:
             self._dummy_hash = bcrypt.hashpw(b"berth", bcrypt.gensalt(12))
         return self._dummy_hash
 
-    def users(self) -> list[str]:
-        self._refresh()
-        with self._mutex:
-            return sorted(self._entries)
-
     def verify(self, user: str, password: str) -> bool:
         """True for a known user with that password. Blocking (bcrypt): call it from
         a worker thread."""

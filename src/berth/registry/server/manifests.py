@@ -64,10 +64,6 @@ class ParsedManifest:
     artifact_type: str | None = None
     annotations: dict[str, str] = field(default_factory=dict)
 
-    @property
-    def is_index(self) -> bool:
-        return self.media_type in mt.INDEX_TYPES
-
 
 @dataclass(frozen=True, slots=True)
 class StoredManifest:

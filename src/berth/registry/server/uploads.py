@@ -43,6 +43,7 @@ from berth.registry.server.storage.paths import (
 )
 
 _READ_SIZE = 4 << 20
+_MAX_STATES = 10_000  # a state is only a shortcut: without one, commit re-reads the data
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,8 +74,10 @@ class HashStates:
             self._busy.discard(key)
             if state is None:
                 self._states.pop(key, None)
-            else:
-                self._states[key] = state
+                return
+            if len(self._states) >= _MAX_STATES:  # abandoned sessions: forget the oldest
+                del self._states[next(iter(self._states))]
+            self._states[key] = state
 
     def take(self, key: tuple[str, str], size: int) -> hashlib._Hash | None:
         """The saved state when it covers exactly ``size`` bytes."""

@@ -151,7 +151,7 @@ class InMemoryDriver:
             moving = [p for p in self._files if p.startswith(prefix)]
             if not moving:
                 raise PathNotFound(src, self.name)
-            self.delete_quietly(dst)
+            self._delete_quietly(dst)
             for p in moving:
                 self._files[dst + p[len(src) :]] = self._files.pop(p)
 
@@ -167,7 +167,7 @@ class InMemoryDriver:
             for p in doomed:
                 del self._files[p]
 
-    def delete_quietly(self, path: str) -> None:
+    def _delete_quietly(self, path: str) -> None:
         try:
             self.delete(path)
         except PathNotFound:
