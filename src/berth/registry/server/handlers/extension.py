@@ -70,11 +70,12 @@ async def rollback(request: web.Request) -> web.StreamResponse:
         raise ParameterInvalid("rollback: 'steps' must be an integer")
     reg = registry(request)
     target = parse_digest(to) if to is not None else None
+    who = actor(request)
 
     def run() -> dict[str, object]:
         if not reg.repository(name).exists():
             raise NameUnknown(f"repository {name}: not found", {"name": name})
-        move = reg.rollback(name, tag, actor(request), to=target, steps=steps)
+        move = reg.rollback(name, tag, who, to=target, steps=steps)
         return {"name": name, "tag": tag, "current": str(move.current) if move.current else None, "move": move.to_json()}
 
     return _json(await blocking(run))
