@@ -7,7 +7,7 @@ import time
 from berth.oci.digest import Digest
 from berth.registry.server.gc import collect
 from berth.registry.server.registry import Registry
-from berth.registry.server.storage.paths import BlobData, UploadStartedAt, path_for
+from berth.registry.server.storage.paths import BlobData, UploadData, UploadStartedAt, path_for
 
 from .conftest import ALICE, push_blob, push_image, push_index
 
@@ -59,16 +59,18 @@ def test_gc_follows_index_children(registry: Registry) -> None:
 
 def test_gc_drops_stale_uploads_only(registry: Registry) -> None:
     uploads = registry.uploads("app")
-    fresh = uploads.start()
     stale = uploads.start()
     writer = uploads.writer(stale.upload_id)
     writer.write(b"abandoned")
     writer.close()
-    report = collect(registry, upload_max_age=3600)
-    assert report.removed_uploads == ()
-    time.sleep(0.05)
-    registry.driver.put_content(path_for(UploadStartedAt("app", fresh.upload_id)), b"touched")
-    report = collect(registry, upload_max_age=0.03)
+    time.sleep(0.02)
+    fresh = uploads.start()
+    stale_time = registry.driver.stat(path_for(UploadData("app", stale.upload_id))).mod_time
+    fresh_time = registry.driver.stat(path_for(UploadStartedAt("app", fresh.upload_id))).mod_time
+    assert stale_time < fresh_time
+    between = (stale_time + fresh_time) / 2
+    assert collect(registry, upload_max_age=3600, now=between + 3599).removed_uploads == ()
+    report = collect(registry, upload_max_age=3600, now=between + 3600)
     assert report.removed_uploads == (("app", stale.upload_id),)
     uploads.status(fresh.upload_id)
 

@@ -83,8 +83,13 @@ def _mark_manifest(registry: Registry, digest: Digest, marked: set[Digest], unre
                 marked.add(child.digest)
 
 
-def collect(registry: Registry, *, dry_run: bool = False, upload_max_age: float = 24 * 3600.0) -> GCReport:
-    """Mark, then sweep (or, with ``dry_run``, only report what the sweep would do)."""
+def collect(
+    registry: Registry, *, dry_run: bool = False, upload_max_age: float = 24 * 3600.0, now: float | None = None
+) -> GCReport:
+    """Mark, then sweep (or, with ``dry_run``, only report what the sweep would do).
+
+    Upload sessions untouched for ``upload_max_age`` seconds before ``now`` (default:
+    the current time) go too."""
     marked, unreadable = mark(registry)
     removed: list[BlobInfo] = []
     for info in registry.blobs.walk():
@@ -99,7 +104,7 @@ def collect(registry: Registry, *, dry_run: bool = False, upload_max_age: float 
     gone = {b.digest for b in removed}
     links: list[tuple[str, Digest]] = []
     uploads: list[tuple[str, str]] = []
-    cutoff = time.time() - upload_max_age
+    cutoff = (time.time() if now is None else now) - upload_max_age
     for name in _all_repositories(registry):
         repo = registry.repository(name)
         for digest in list(repo.linked_blobs()):
