@@ -134,7 +134,7 @@ def _remote_options(func: Any) -> Any:
     for option in reversed([
         click.option("--url", default=None, metavar="URL",
                      help="Talk to a running registry (http://HOST:PORT) instead of the storage folder."),
-        click.option("-u", "--user", default=None, envvar="BERTH_REGISTRY_USER",
+        click.option("-u", "--user", default=None, envvar="BERTH_REGISTRY_USER", metavar="NAME",
                      help="User name for --url (env BERTH_REGISTRY_USER)."),
         click.option("--password-stdin", is_flag=True,
                      help="Read the password for --url from standard input "
@@ -197,6 +197,8 @@ def history(ctx: click.Context, reference: str, url: str | None, user: str | Non
 
     The table lists the newest move first; its STEP column is what
     `rollback --steps` takes to return to that row's TO digest (0 is now).
+    Without --url it reads the storage folder (`berth registry --storage DIR`),
+    whether or not a server is running on it.
 
     \b
     Examples:
@@ -250,7 +252,9 @@ def rollback(ctx: click.Context, reference: str, to: str | None, steps: int | No
     --steps counts moves like git's reflog, so `rollback --steps 1` twice
     returns to where you started. --to takes any digest the tag ever held
     (see `history`). The manifest is restored if it was deleted since: the
-    registry keeps every image a history names.
+    registry keeps every image a history names. Without --url it works on the
+    storage folder (`berth registry --storage DIR`); a running server's tag
+    moves and this one wait for each other.
 
     \b
     Examples:
@@ -293,7 +297,8 @@ def gc(ctx: click.Context, dry_run: bool, uploads_older_than: float) -> None:
     in a tag's history, and everything those manifests reference; then
     deletes every other blob, links to deleted blobs, and stale uploads.
     Run it while the registry is idle: a layer uploaded for a manifest not
-    yet pushed is not referenced, and would be removed.
+    yet pushed is not referenced, and would be removed. It works on the
+    storage folder (`berth registry --storage DIR`).
 
     \b
     Examples:
@@ -322,7 +327,8 @@ def gc(ctx: click.Context, dry_run: bool, uploads_older_than: float) -> None:
 @click.argument("user")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input instead of a prompt.")
 @click.option("-D", "--delete", is_flag=True, help="Remove USER from FILE.")
-@click.option("--rounds", type=click.IntRange(4, 16), default=12, show_default=True, help="bcrypt cost.")
+@click.option("--rounds", type=click.IntRange(4, 16), default=12, show_default=True, metavar="N",
+              help="bcrypt cost: 2^N rounds.")
 def htpasswd(file: str, user: str, password_stdin: bool, delete: bool, rounds: int) -> None:
     """Add, change (or with -D remove) a user in a bcrypt htpasswd file.
 
