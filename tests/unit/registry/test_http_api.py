@@ -369,3 +369,24 @@ def test_never_500_for_random_requests(http: httpx.Client, server: ThreadedRegis
         headers = {"Content-Range": rng.choice(["0-1", "9-3", "x", "-1-2"]), "Range": rng.choice(["bytes=0-1", "x", "bytes=9-"])}
         r = http.request(rng.choice(methods), server.url + path, content=os.urandom(rng.randint(0, 50)), headers=headers)
         assert r.status_code < 500, (path, r.status_code, r.text)
+
+
+def test_a_body_that_breaks_off_keeps_what_arrived(http: httpx.Client, server: ThreadedRegistry) -> None:
+    import socket
+    import time
+
+    location = http.post("/v2/app/blobs/uploads/").headers["Location"]
+    host, port = server.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port))) as sock:
+        sock.sendall(f"PATCH {location} HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n".encode() + b"a" * 100)
+        time.sleep(0.2)
+    for _ in range(50):  # the server notices the disconnect asynchronously
+        r = http.get(location)
+        if r.headers["Range"] == "0-99":
+            break
+        time.sleep(0.05)
+    assert (r.status_code, r.headers["Range"]) == (204, "0-99")
+    r = http.patch(location, content=b"b" * 10, headers={"Content-Range": "100-109"})
+    assert r.status_code == 202  # the client resumes where the data stopped
+    r = http.put(location, params={"digest": str(Digest.from_bytes(b"a" * 100 + b"b" * 10))})
+    assert r.status_code == 201

@@ -22,8 +22,8 @@ AUTHORIZER = web.AppKey("authorizer", Authorizer)
 IDENTITY = web.RequestKey("identity", Identity)
 BATCH = 4 << 20  # bytes handed to a worker thread at a time
 
-# A body that breaks off or is malformed: the client's fault, not the server's.
-_BODY_ERRORS = (OSError, ValueError, asyncio.IncompleteReadError, HttpProcessingError, ClientError, web.HTTPException)
+# Reading a body that breaks off or is malformed: the client's fault, not the server's.
+_BODY_ERRORS = (OSError, ValueError, asyncio.IncompleteReadError, HttpProcessingError, ClientError)
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -78,13 +78,24 @@ async def stream_into(request: web.Request, write: Callable[[list[bytes]], None]
     """Feed the request body to ``write`` in batches of about BATCH bytes, each in a
     worker thread, reading the next batch while the previous one is written.
 
-    Returns the number of bytes read; a body that breaks off or is malformed raises
-    BlobUploadInvalid once the batches in flight are done."""
+    Returns the number of bytes read. A body that breaks off or is malformed raises
+    BlobUploadInvalid, after writing what did arrive (a client may resume from there);
+    a failing ``write`` raises its own error (the server's fault, not the client's).
+    Either way no write is still running when this returns."""
     pending: asyncio.Future[None] | None = None
     batch: list[bytes] = []
     batched = total = 0
+    chunks = request.content.iter_any()
+    broken: BaseException | None = None
     try:
-        async for chunk in request.content.iter_any():
+        while True:
+            try:
+                chunk = await chunks.__anext__()
+            except StopAsyncIteration:
+                break
+            except _BODY_ERRORS as err:
+                broken = err
+                break
             batch.append(chunk)
             batched += len(chunk)
             total += len(chunk)
@@ -93,14 +104,15 @@ async def stream_into(request: web.Request, write: Callable[[list[bytes]], None]
                     await pending
                 pending = asyncio.ensure_future(blocking(write, batch))
                 batch, batched = [], 0
-    except _BODY_ERRORS as err:
         if pending is not None:
             await pending
-        raise BlobUploadInvalid(f"request body: {err or type(err).__name__}") from err
-    if pending is not None:
-        await pending
-    if batch:
-        await blocking(write, batch)
+        if batch:  # also when the body broke off: what arrived is kept, to resume from
+            await blocking(write, batch)
+        if broken is not None:
+            raise BlobUploadInvalid(f"request body: {broken or type(broken).__name__}") from broken
+    finally:
+        if pending is not None and not pending.done():
+            await asyncio.wait({pending})  # the writer must be idle before anyone closes it
     return total
 
 
