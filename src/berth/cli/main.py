@@ -18,6 +18,7 @@ from berth.errors import BerthError, InvalidArgument, NotFound
 
 # verb → "module:attribute"
 LAZY: dict[str, str] = {
+    "registry": "berth.cli.registry:registry",
     "runtime": "berth.cli.runtime:runtime",
     # containers
     "run": "berth.cli.containers:run",

@@ -1,0 +1,4 @@
+"""berth's OCI Distribution registry: ``berth registry serve``.
+
+It imports only ``berth.oci`` and ``berth.errors`` from berth, and runs alone.
+"""

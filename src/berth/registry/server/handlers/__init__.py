@@ -1,0 +1,1 @@
+"""HTTP handlers, one module per resource; routing and access live in ``app.py``."""
