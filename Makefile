@@ -7,8 +7,11 @@ VENV := .venv
 BERTH := $(VENV)/bin/berth
 
 # Debian packages berth and its tests use: busybox-static makes base images,
-# python3-venv builds the virtual environment, libseccomp2 backs pyseccomp.
-APT_PACKAGES := busybox-static python3-venv python3-dev libseccomp2 gcc
+# python3-venv builds the virtual environment, libseccomp2 backs pyseccomp,
+# debootstrap makes Debian base images, iproute2/nftables/iptables carry networking,
+# skopeo and docker-registry are the peers the registry is proven against.
+APT_PACKAGES := busybox-static python3-venv python3-dev libseccomp2 gcc debootstrap iproute2 nftables \
+	iptables skopeo docker-registry
 
 .PHONY: install demo test lint unit integration bench clean
 
