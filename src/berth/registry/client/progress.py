@@ -152,7 +152,7 @@ class RichProgress:
             task = self._task(ident)
             if self._action.get(ident) != action:  # a new phase: restart the speed estimate
                 self._action[ident] = action
-                self._bar.reset(task, total=total, completed=done, description=action, bytes=True)
+                self._bar.reset(task, total=total, completed=done, description=action, ident=ident, bytes=True)
             else:
                 self._bar.update(task, total=total, completed=done, bytes=True)
 

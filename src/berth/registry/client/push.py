@@ -118,7 +118,7 @@ def _push_blob(store: Store, resolver: RegistryResolver, ref: Reference, desc: D
         if mounted is True:
             with outcomes.lock:
                 outcomes.mounted.append(desc.digest)
-            status(f"Mounted from {Reference(ref.domain, source, 'latest').familiar_repository}")
+            status(f"Mounted from {source}")
             return
         location = str(mounted)  # the registry opened an upload instead
         break
