@@ -68,12 +68,11 @@ def _blob(path: str, data: bytes) -> Digest:
 
 
 def _image(path: str, sizes: Sequence[int], platform: Platform, cmd: Sequence[str] | None,
-           files: Sequence[Mapping[str, bytes]] | None) -> tuple[Descriptor, Descriptor, list[Descriptor],
-                                                                    list[Digest]]:
+           tars: Sequence[bytes] | None) -> tuple[Descriptor, Descriptor, list[Descriptor], list[Digest]]:
     layers, diff_ids = [], []
-    contents = list(files) if files is not None else [{f"layer{i}.bin": os.urandom(n)} for i, n in enumerate(sizes)]
-    for layer_files in contents:
-        tar = layer_tar(layer_files)
+    if tars is None:
+        tars = [layer_tar({f"layer{i}.bin": os.urandom(n)}) for i, n in enumerate(sizes)]
+    for tar in tars:
         data = gzip_fast(tar)
         layers.append(Descriptor(mt.OCI_LAYER_GZIP, _blob(path, data), len(data)))
         diff_ids.append(Digest.from_bytes(tar))
@@ -88,10 +87,10 @@ def _image(path: str, sizes: Sequence[int], platform: Platform, cmd: Sequence[st
 
 def write_image(path: str, sizes: Sequence[int] = (4096,), *, tag: str = "latest",
                 platform: Platform | None = None, cmd: Sequence[str] | None = None,
-                files: Sequence[Mapping[str, bytes]] | None = None) -> LayoutImage:
-    """One image whose layers each hold one file of ``sizes[i]`` random bytes (or the
-    given ``files``, one mapping per layer)."""
-    manifest, config, layers, diff_ids = _image(path, sizes, platform or Platform("linux", "amd64"), cmd, files)
+                tars: Sequence[bytes] | None = None) -> LayoutImage:
+    """One image whose layers each hold one file of ``sizes[i]`` random bytes (or are
+    the given uncompressed layer ``tars``)."""
+    manifest, config, layers, diff_ids = _image(path, sizes, platform or Platform("linux", "amd64"), cmd, tars)
     _index_entry(path, Descriptor(manifest.media_type, manifest.digest, manifest.size, {REF_NAME: tag}))
     return LayoutImage(os.path.abspath(path), tag, manifest, config, tuple(layers), tuple(diff_ids))
 

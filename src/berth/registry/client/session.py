@@ -128,11 +128,14 @@ class Session:
         The caller closes a ``stream=True`` response."""
         base = self.base(domain)
         url = path if path.startswith(("http://", "https://")) else base + path
+        if params:  # appended, not passed to httpx, which would drop the query a Location carries
+            from urllib.parse import urlencode
+
+            url += ("&" if "?" in url else "?") + urlencode(params)
         client = self.client_for(domain)
         wanted = tuple(scopes)
         for attempt in range(2):
-            request = client.build_request(method, url, headers=dict(headers or {}), params=params,
-                                           content=content)
+            request = client.build_request(method, url, headers=dict(headers or {}), content=content)
             authorization = self.authorizer.header(domain, wanted, fresh=attempt > 0)
             if authorization:
                 request.headers["Authorization"] = authorization
