@@ -58,7 +58,21 @@ _LAZY = {
     "Session": ("berth.registry.client.session", "Session"),
 }
 
-__all__ = sorted(_LAZY)
+__all__ = [
+    "CredentialStore",
+    "Credentials",
+    "InsecureRules",
+    "PullOptions",
+    "PullResult",
+    "PushOptions",
+    "PushResult",
+    "Reference",
+    "Session",
+    "login",
+    "logout",
+    "pull_image",
+    "push_image",
+]
 
 
 def __getattr__(name: str) -> Any:

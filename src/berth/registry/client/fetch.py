@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, BinaryIO
 
-from berth.errors import AlreadyExists, BerthError, DigestMismatch, Unavailable
+from berth.errors import AlreadyExists, DigestMismatch, Unavailable
 from berth.oci.descriptor import Descriptor
 from berth.oci.digest import Digest
 from berth.oci.reference import Reference
@@ -206,10 +206,14 @@ def _download(resolver: RegistryResolver, ref: Reference, desc: Descriptor, cont
                                       f"{desc.size} bytes")
             except Cancelled:
                 raise
-            except (Unavailable, *_transport_errors()) as err:
+            except Exception as err:
+                if not isinstance(err, (Unavailable, *_transport_errors())):
+                    raise
                 attempt += 1
                 if attempt > RETRIES:
-                    raise err if isinstance(err, Unavailable) else Unavailable(f"blob {desc.digest}: {err}")
+                    if isinstance(err, Unavailable):
+                        raise
+                    raise Unavailable(f"blob {desc.digest}: {err}") from err
                 time.sleep(min(0.5 * 2 ** (attempt - 1), 5.0))
         keep = False  # commit closes the writer either way; a bad digest discards it
         writer.commit(desc.size, desc.digest)

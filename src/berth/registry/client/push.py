@@ -81,7 +81,7 @@ def push(store: Store, session: Session, ref: Reference, options: PushOptions = 
     progress.message(f"The push refers to repository [{ref.repository}]")
     diff_ids = image.config.diff_ids
     named = list(zip(manifest.layers, diff_ids, strict=False))
-    for desc, diff_id in reversed(named):  # Docker lists the top layer first
+    for _desc, diff_id in reversed(named):  # Docker lists the top layer first
         progress.status(diff_id.short, "Preparing")
     outcomes = _Outcomes()
     jobs = [(desc, diff_id.short) for desc, diff_id in reversed(named)] + [(manifest.config, "")]

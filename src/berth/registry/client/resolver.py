@@ -17,11 +17,18 @@ import io
 import queue
 import threading
 from collections.abc import Iterator
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 import httpx
 
-from berth.errors import AlreadyExists, BerthError, DigestMismatch, ImageNotFound, InvalidArgument, Unavailable
+from berth.errors import (
+    AlreadyExists,
+    BerthError,
+    DigestMismatch,
+    ImageNotFound,
+    InvalidArgument,
+    Unavailable,
+)
 from berth.oci import mediatype as mt
 from berth.oci.descriptor import Descriptor
 from berth.oci.digest import Digest
@@ -81,7 +88,7 @@ class RegistryResolver:
     def fetch(self, ref: Reference, desc: Descriptor, offset: int = 0) -> BinaryIO:
         if desc.media_type in DOCUMENT_TYPES:
             return io.BytesIO(self.fetch_document(ref, desc))
-        return _ResponseReader(self.open_blob(ref, desc, offset)[0])
+        return cast(BinaryIO, _ResponseReader(self.open_blob(ref, desc, offset)[0]))
 
     def fetch_document(self, ref: Reference, desc: Descriptor) -> bytes:
         """A manifest or index by digest, verified."""

@@ -160,10 +160,12 @@ class Session:
             if form is not None:
                 response = client.post(url, data=form, headers=headers)
                 if response.status_code in (404, 405):  # no OAuth2 endpoint: fall back to GET
-                    response = client.get(url, params=[(k, v) for k, v in form.items() if k in ("service",)],
-                                          headers=headers)
+                    response = client.get(url, params={"service": form.get("service", "")}, headers=headers)
             else:
-                response = client.get(url, params=params, headers=headers)
+                from urllib.parse import urlencode
+
+                query = urlencode(params)
+                response = client.get(f"{url}{'&' if '?' in url else '?'}{query}" if query else url, headers=headers)
         except httpx.TransportError as err:
             raise Unavailable(f"token service {url}: {_reason(err)}") from err
         return response.status_code, response.content
