@@ -65,7 +65,9 @@ class Session:
         with self._lock:
             client = self._clients.get(verify)
             if client is None:
-                client = httpx.Client(verify=verify, timeout=TIMEOUT, limits=LIMITS, trust_env=False,
+                # Verified clients honour HTTPS_PROXY, NO_PROXY and SSL_CERT_FILE as Docker
+                # does; the unverified one serves loopback and listed registries directly.
+                client = httpx.Client(verify=verify, timeout=TIMEOUT, limits=LIMITS, trust_env=verify,
                                       headers={"User-Agent": USER_AGENT})
                 self._clients[verify] = client
             return client
