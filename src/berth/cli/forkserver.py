@@ -47,6 +47,10 @@ PRELOAD = (
     "berth.engine.options", "berth.runtime.linux", "berth.runtime.defaults", "berth.state.db",
     "berth.store", "berth.network", "berth.cli.images", "berth.cli.network", "berth.cli.system",
     "sqlite3", "tarfile", "termios", "tty", "selectors", "subprocess", "shlex",
+    # pull and push: httpx alone costs ~120 ms to import
+    "berth.registry.client.session", "berth.registry.client.resolver", "berth.registry.client.pull",
+    "berth.registry.client.push", "berth.registry.client.progress", "berth.store.layers.apply",
+    "rich.progress",
 )
 
 

@@ -14,6 +14,8 @@ IMAGE_LAZY: dict[str, str] = {
     "load": "berth.cli.load:load",
     "ls": "berth.cli.images:images",
     "prune": "berth.cli.image_prune:image_prune",
+    "pull": "berth.cli.pull:pull",
+    "push": "berth.cli.push:push",
     "rm": "berth.cli.rmi:rmi",
     "save": "berth.cli.save:save",
     "tag": "berth.cli.tag:tag",
@@ -22,7 +24,7 @@ IMAGE_LAZY: dict[str, str] = {
 
 @click.group("image", cls=LazyGroup, lazy=IMAGE_LAZY, context_settings={"help_option_names": ["-h", "--help"]})
 def image() -> None:
-    """Manage images: list, inspect, tag, remove, prune, save, load and import them.
+    """Manage images: list, inspect, tag, remove, prune, save, load, import, pull and push them.
 
     \b
     Examples:
