@@ -112,15 +112,15 @@ def assemble(store: Store, base: Image | None, layer: NewLayer | None, recipe: R
     manifest_bytes = manifest.to_bytes()
     manifest_digest = Digest.from_bytes(manifest_bytes)
     with store.writing():
-        write_blob(store.content, f"config-{config_desc.digest}", config_bytes, config_desc)
-        write_blob(store.content, f"manifest-{manifest_digest}", manifest_bytes,
-                   Descriptor(manifest.media_type, manifest_digest, len(manifest_bytes)))
         try:
-            sizes = store.unpack(descs, diff_ids)
+            sizes = store.unpack(descs, diff_ids)  # first: a bad layer leaves no config or manifest
         except BerthError:
             if layer is not None:
                 forget_blob(store, layer.desc.digest)
             raise
+        write_blob(store.content, f"config-{config_desc.digest}", config_bytes, config_desc)
+        write_blob(store.content, f"manifest-{manifest_digest}", manifest_bytes,
+                   Descriptor(manifest.media_type, manifest_digest, len(manifest_bytes)))
         store.images.record(manifest, manifest_digest, len(manifest_bytes), image_config, sizes)
     return store.images.get(str(config_desc.digest))
 
