@@ -16,8 +16,7 @@ from berth.errors import DigestMismatch, InvalidArgument, InvalidReference
 from berth.oci.digest import Digest
 from berth.store import Image, Store
 from berth.store.errors import CorruptArchive
-
-from .conftest import TarBuilder
+from berth.testing.tars import TarBuilder
 
 
 def two_layers(store: Store) -> Image:

@@ -11,8 +11,7 @@ import pytest
 
 from berth.store import layers
 from berth.store.errors import UnsafeLayer
-
-from .conftest import TarBuilder
+from berth.testing.tars import TarBuilder
 
 
 @pytest.fixture

@@ -8,8 +8,7 @@ import pytest
 
 from berth.errors import Conflict, ImageNotFound, InvalidArgument, InvalidReference
 from berth.store import Image, Store
-
-from .conftest import TarBuilder
+from berth.testing.tars import TarBuilder
 
 
 def image(store: Store, content: bytes, ref: str | None = None) -> Image:

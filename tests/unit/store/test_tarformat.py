@@ -9,8 +9,7 @@ import pytest
 
 from berth.store.errors import CorruptArchive
 from berth.store.layers import tarformat as tf
-
-from .conftest import TarBuilder
+from berth.testing.tars import TarBuilder
 
 
 def read_all(data: bytes) -> list[tuple[tf.Entry, bytes]]:

@@ -10,8 +10,9 @@ from pathlib import Path
 
 from berth.store import layers
 from berth.store.layers import whiteout as wh
+from berth.testing.tars import TarBuilder
 
-from .conftest import TarBuilder, needs_root
+from .conftest import needs_root
 
 
 def lower(tmp_path: Path) -> Path:
