@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 from collections.abc import Iterator, Sequence
@@ -78,7 +79,7 @@ def in_mount(mounts: Sequence[Mount], target: str, command: str, *, legacy: bool
     os.makedirs(target, exist_ok=True)
     spec = {"mounts": [{"type": m.type, "source": m.source, "options": list(m.options)} for m in mounts],
             "target": target, "legacy": legacy,
-            "command": f"chroot . /bin/sh -c {json.dumps(command)}" if chroot else command}
+            "command": f"chroot . /bin/sh -c {shlex.quote(command)}" if chroot else command}
     env = {**os.environ, "PYTHONPATH": SRC}
     return subprocess.run(["unshare", "--mount", "--propagation", "private", sys.executable, "-c", _IN_NAMESPACE,
                            json.dumps(spec)], env=env, capture_output=True, text=True, timeout=60)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -57,3 +58,23 @@ def test_berth_loads_what_skopeo_writes(store: Store, env: dict[str, str], tmp_p
     assert loaded.id == img.id  # the config, and so the image ID, survived both trips
     assert loaded.config.diff_ids == img.config.diff_ids
     assert berth(env, "system", "check").returncode == 0
+
+
+@pytest.mark.skipif(shutil.which("podman") is None, reason="podman is not installed")
+def test_podman_loads_berth_save(store: Store, env: dict[str, str], tmp_path: Path) -> None:
+    """`podman load` reads the docker-save format the way `docker load` does."""
+    img = busybox(store)
+    archive = tmp_path / "bb.tar"
+    berth(env, "save", "-o", str(archive), "busybox")
+    short = tempfile.mkdtemp(prefix="pd-", dir="/tmp")  # podman wants a runroot under 50 characters
+    try:
+        podman = ["podman", "--root", f"{short}/root", "--runroot", f"{short}/run", "--storage-driver", "vfs",
+                  "--events-backend", "none"]
+        done = subprocess.run([*podman, "load", "-i", str(archive)], capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert "Loaded image: docker.io/library/busybox:latest" in done.stdout
+        ids = subprocess.run([*podman, "images", "--no-trunc", "-q"], capture_output=True, text=True).stdout.split()
+        assert ids == [str(img.id)]
+    finally:
+        subprocess.run(["umount", "-R", f"{short}/root"], capture_output=True)
+        shutil.rmtree(short, ignore_errors=True)

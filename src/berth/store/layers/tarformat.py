@@ -325,9 +325,12 @@ class TarReader:
                 return None  # end of archive (or a stream without the marker)
             (name, mode, uid, gid, size_f, mtime, chksum, kind, linkname, magic,
              _uname, _gname, devmajor, devminor, prefix) = _HEADER.unpack(block)
-            stored = _octal(chksum, "checksum")
+            try:
+                stored = _octal(chksum, "checksum")
+            except CorruptArchive:
+                stored = -1
             if stored != sum(block) - sum(chksum) + 256 and stored != _signed_sum(block):
-                raise CorruptArchive("tar: header checksum mismatch (not a tar stream, or corrupt)")
+                raise CorruptArchive("tar: bad header checksum: not a tar stream, or a corrupt one")
             size = _octal(size_f, "size")
             if size < 0:
                 raise CorruptArchive("tar: negative size")
