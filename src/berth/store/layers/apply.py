@@ -148,7 +148,7 @@ class _Applier:
         self.opaque_xattr = opaque_xattr
         self.root = os.geteuid() == 0
         self.known_dirs: set[str] = {""}  # real folders (not symlinks) of dest, relative
-        self.aliases: dict[str, str] = {}  # requested parent → resolved real parent
+        self.aliases: dict[str, tuple[str, str]] = {}  # requested parent → (real parent, host path)
         self.written: set[str] = set()  # paths this layer created (delete mode)
         self.dir_times: list[tuple[str, int]] = []
         self.size = 0
@@ -378,11 +378,13 @@ class _Applier:
     def _resolve_dir(self, rel: str, what: str, create_last: bool = True) -> tuple[str, str]:
         """(real relative path, host path) of folder ``rel`` of dest, with symlinks
         followed inside dest and missing folders created."""
-        if rel in self.known_dirs:
-            return rel, os.path.join(self.dest, rel) if rel else self.dest
         cached = self.aliases.get(rel)
         if cached is not None:
-            return cached, os.path.join(self.dest, cached)
+            return cached
+        if rel in self.known_dirs:
+            found = rel, f"{self.dest}/{rel}" if rel else self.dest
+            self.aliases[rel] = found
+            return found
         pending = [p for p in rel.split("/") if p]
         resolved: list[str] = []
         links = 0
@@ -443,8 +445,9 @@ class _Applier:
             self.known_dirs.add(cand)
             resolved.append(part)
         real = "/".join(resolved)
-        self.aliases[rel] = real
-        return real, os.path.join(self.dest, real) if real else self.dest
+        found = real, f"{self.dest}/{real}" if real else self.dest
+        self.aliases[rel] = found
+        return found
 
     def _mkdir_from(self, host: str, lower: os.stat_result | None) -> None:
         """Create a folder that only a lower layer has, with that layer's metadata (as

@@ -162,7 +162,7 @@ class FileSource:
     """An uncompressed tar in a regular file: headers by pread, file data by
     copy_file_range, so file contents never pass through Python."""
 
-    _WINDOW = 64 << 10
+    _WINDOW = 1 << 20
 
     def __init__(self, fd: int, start: int = 0) -> None:
         self._fd = fd
