@@ -414,15 +414,15 @@ class _Applier:
             elif st is not None and not wh.is_whiteout(st):
                 raise CorruptArchive(f"layer entry {what!r}: /{cand} is not a folder")
             elif st is None and self.lowers:
-                found = self._lower_lookup(cand)
-                if found is not None and stat.S_ISLNK(found[1].st_mode):
-                    link = found[0]
-                elif found is not None and not stat.S_ISDIR(found[1].st_mode):
+                below = self._lower_lookup(cand)
+                if below is not None and stat.S_ISLNK(below[1].st_mode):
+                    link = below[0]
+                elif below is not None and not stat.S_ISDIR(below[1].st_mode):
                     raise CorruptArchive(f"layer entry {what!r}: /{cand} is not a folder in a lower layer")
                 else:
-                    self._mkdir_from(host, found[1] if found else None)
+                    self._mkdir_from(host, below[1] if below else None)
                     self.known_dirs.add(cand)
-                    if found is not None and found[1].st_mode & stat.S_ISGID:
+                    if below is not None and below[1].st_mode & stat.S_ISGID:
                         self.sgid_dirs.add(cand)
                     resolved.append(part)
                     continue
