@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from berth.oci.image import ContainerConfig
-from berth.store import Store
+from berth.store import Image, Store
 from berth.testing.tars import TarBuilder
 
 from .conftest import host_mounts_under, in_mount
@@ -29,7 +29,7 @@ def second_layer() -> bytes:
     return b.file("data/new", b"fresh").file("etc/added", b"+").bytes()
 
 
-def two_layer_image(store: Store) -> object:
+def two_layer_image(store: Store) -> Image:
     from berth.oci import mediatype as mt
     from berth.oci.descriptor import Descriptor
     from berth.oci.digest import Digest
@@ -58,7 +58,7 @@ def two_layer_image(store: Store) -> object:
 
 def test_second_layer_deletes_and_replaces_as_a_container_sees_it(store: Store, tmp_path: Path) -> None:
     img = two_layer_image(store)
-    mounts = store.prepare_rootfs("c1", img, {})  # type: ignore[arg-type]
+    mounts = store.prepare_rootfs("c1", img, {})
     assert mounts[0].type == "overlay"
     target = str(tmp_path / "mnt")
     done = in_mount(mounts, target, "find . | sort; cat data/new; echo; cat etc/hostname; echo changed > etc/hostname;"
@@ -71,10 +71,10 @@ def test_second_layer_deletes_and_replaces_as_a_container_sees_it(store: Store, 
     assert host_mounts_under(str(tmp_path)) == []  # nothing stays mounted on the host
     # the container's writes are in its own folder only, and docker diff sees them
     assert store.diff("c1") == [("C", "/etc/hostname"), ("A", "/made"), ("A", "/made/x")]
-    assert open(os.path.join(store.snapshots.path(str(img.top_chain_id)), "../../1/fs/etc/hostname")).read() \
-        == "base\n"  # type: ignore[attr-defined]
+    base_layer_folder = store.snapshots.path(str(img.chain_ids[0]))
+    assert open(os.path.join(base_layer_folder, "etc/hostname")).read() == "base\n"  # lowers untouched
     # commit turns them into a third layer
-    new = store.commit("c1", img, ContainerConfig(cmd=("sh",)), comment="test")  # type: ignore[arg-type]
+    new = store.commit("c1", img, ContainerConfig(cmd=("sh",)), comment="test")
     assert len(new.layers) == 3
     store.prepare_rootfs("c2", new, {})
     done = in_mount(store.snapshots.mounts("c2"), str(tmp_path / "mnt2"), "cat etc/hostname; ls made")
@@ -119,7 +119,7 @@ def test_copy_snapshotter_fallback_mounts_a_full_copy(tmp_path: Path) -> None:
     db = open_database(str(tmp_path / "root"))
     store = open_store(str(tmp_path / "root"), db, "copy")
     img = two_layer_image(store)
-    mounts = store.prepare_rootfs("c1", img, {})  # type: ignore[arg-type]
+    mounts = store.prepare_rootfs("c1", img, {})
     assert mounts[0].type == "bind"
     done = in_mount(mounts, str(tmp_path / "mnt"), "ls etc; ls data; echo x > data/new")
     assert done.stdout.split() == ["added", "hostname", "new"], done.stderr
