@@ -224,3 +224,31 @@ def test_layer_that_does_not_match_its_diff_id_is_refused(store: Store) -> None:
 def test_not_an_archive(store: Store) -> None:
     with pytest.raises(CorruptArchive, match="no manifest.json or index.json"):
         store.load(io.BytesIO(TarBuilder().file("hello", b"x").bytes()))
+
+
+def test_multi_platform_index_selects_the_host(store: Store) -> None:
+    """An OCI layout whose index lists the image for several platforms loads the host's."""
+    from berth.oci import mediatype as mt
+    from berth.oci.descriptor import Descriptor, Platform
+
+    img = two_layers(store)
+    files = members(saved(store, "app:2"))
+    host = Platform.host()
+    other = Platform("linux", "s390x" if host.architecture != "s390x" else "arm64")
+    foreign = json.dumps({"schemaVersion": 2, "mediaType": mt.OCI_MANIFEST,
+                          "config": {"mediaType": mt.OCI_CONFIG, "digest": "sha256:" + "1" * 64, "size": 2},
+                          "layers": []}).encode()
+    entries = [Descriptor(mt.OCI_MANIFEST, Digest.from_bytes(foreign), len(foreign), platform=other).to_json(),
+               Descriptor(img.media_type, img.manifest_digest, img.manifest_size, platform=host).to_json()]
+    nested = json.dumps({"schemaVersion": 2, "mediaType": mt.OCI_INDEX, "manifests": entries}).encode()
+    top = {"schemaVersion": 2, "manifests": [{"mediaType": mt.OCI_INDEX, "digest": str(Digest.from_bytes(nested)),
+                                              "size": len(nested),
+                                              "annotations": {"io.containerd.image.name": "multi/arch:1"}}]}
+    b = TarBuilder().file("oci-layout", files["oci-layout"]).file("index.json", json.dumps(top).encode())
+    b.file(f"blobs/sha256/{Digest.from_bytes(nested).encoded}", nested)
+    b.file(f"blobs/sha256/{Digest.from_bytes(foreign).encoded}", foreign)
+    for name, body in files.items():
+        if name.startswith("blobs/"):
+            b.file(name, body)
+    (loaded,) = store.load(io.BytesIO(b.bytes()))
+    assert loaded.id == img.id and "multi/arch:1" in loaded.repo_tags
