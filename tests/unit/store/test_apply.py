@@ -116,3 +116,20 @@ def test_paths_through_a_lower_layers_symlink_follow_it(tmp_path: Path) -> None:
     layers.apply(io.BytesIO(TarBuilder().file("bin/new", b"1").bytes()), str(upper), "none", lowers=[str(lower)])
     assert (upper / "usr/bin/new").read_bytes() == b"1"
     assert not (upper / "bin").exists()
+
+
+def test_diff_as_a_stream_matches_write_diff(tmp_path: Path) -> None:
+    layers.apply(io.BytesIO(rich_layer()), str(tmp_path), "none")
+    direct = io.BytesIO()
+    result = layers.write_diff(str(tmp_path), [], direct, kind="trees")
+    with layers.diff(str(tmp_path), [], kind="trees") as stream:
+        streamed = b"".join(iter(lambda: stream.read(4096), b""))
+    assert streamed == direct.getvalue()
+    assert Digest.from_bytes(streamed) == result.diff_id
+
+
+def test_diff_stream_raises_what_went_wrong(tmp_path: Path) -> None:
+    stream = layers.diff(str(tmp_path / "missing"), [])
+    with pytest.raises(FileNotFoundError):
+        while stream.read(4096):
+            pass
