@@ -19,6 +19,7 @@ from berth.oci.descriptor import Descriptor, Platform
 from berth.oci.digest import Digest
 from berth.oci.image import ContainerConfig, History, ImageConfig, Manifest
 from berth.store.content.api import write_blob
+from berth.store.errors import CorruptArchive
 from berth.store.images import Image
 
 if TYPE_CHECKING:
@@ -46,9 +47,12 @@ def layer_from_stream(store: Store, stream: BinaryIO) -> NewLayer:
                 diff.update(chunk)
                 sink.write(chunk)
         except EOFError as err:
-            from berth.store.errors import CorruptArchive
-
             raise CorruptArchive(f"layer: compressed stream is truncated: {err}") from err
+        except comp.codec_errors() as err:
+            raise CorruptArchive(f"layer: corrupt compressed data: {err}") from err
+        finally:
+            if source is not stream:
+                source.close()
         sink.close()
         size = writer.offset
         digest = writer.commit()

@@ -252,3 +252,11 @@ def test_multi_platform_index_selects_the_host(store: Store) -> None:
             b.file(name, body)
     (loaded,) = store.load(io.BytesIO(b.bytes()))
     assert loaded.id == img.id and "multi/arch:1" in loaded.repo_tags
+
+
+def test_corrupt_gzip_on_import_is_a_clear_error(store: Store) -> None:
+    data = bytearray(gzip.compress(TarBuilder().file("a", os.urandom(50_000)).bytes()))
+    data[len(data) // 2] ^= 0xFF
+    with pytest.raises(CorruptArchive, match="corrupt compressed data|truncated"):
+        store.import_tar(io.BytesIO(bytes(data)), "x:1", [])
+    assert state(store) == (0, 0, []) and list(store.content.walk()) == []

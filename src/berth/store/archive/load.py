@@ -86,20 +86,17 @@ def load(store: Store, stream: BinaryIO, on_tag: TagCallback | None = None) -> l
     except EOFError as err:
         _discard(store, found.created)
         raise CorruptArchive(f"image archive: truncated compressed stream: {err}") from err
-    except _codec_errors() as err:
+    except comp.codec_errors() as err:
         _discard(store, found.created)
         raise CorruptArchive(f"image archive: corrupt compressed stream: {err}") from err
     except BaseException:
         _discard(store, found.created)
         raise
+    finally:
+        if source is not stream:
+            source.close()
     _discard(store, found.created)  # blobs of the archive no image uses (other platforms, v1 files)
     return images
-
-
-def _codec_errors() -> tuple[type[Exception], ...]:
-    from berth.store.layers.apply import _codec_errors as errors
-
-    return errors()
 
 
 # --------------------------------------------------------------------------- reading

@@ -40,7 +40,7 @@ import shutil
 import stat
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import BinaryIO, Literal, cast
+from typing import BinaryIO, Literal
 
 from berth.oci.digest import Digest
 from berth.store.errors import CorruptArchive, UnsafeLayer
@@ -85,10 +85,12 @@ def apply(
         compression = comp.detect(head)
     hasher = hashlib.sha256() if hash else None
     source: tf.Source
+    decoded = stream
     if compression == comp.NONE and hasher is None and _is_regular_file(stream):
         source = tf.FileSource(stream.fileno(), stream.tell())
     else:
-        source = tf.StreamSource(comp.decompressed(stream, compression), hasher)
+        decoded = comp.decompressed(stream, compression)
+        source = tf.StreamSource(decoded, hasher)
     applier = _Applier(os.path.abspath(dest), list(lowers), mode, opaque_xattr)
     reader = tf.TarReader(source)
     try:
@@ -98,21 +100,13 @@ def apply(
         source.drain()
     except EOFError as err:  # a gzip stream cut short
         raise CorruptArchive(f"layer: compressed stream is truncated: {err}") from err
-    except _codec_errors() as err:  # evaluated only when something was raised
+    except comp.codec_errors() as err:  # evaluated only when something was raised
         raise CorruptArchive(f"layer: corrupt compressed data: {err}") from err
+    finally:
+        if decoded is not stream:
+            decoded.close()  # stops the decompressor's helper thread; the caller owns `stream`
     diff_id = Digest("sha256", hasher.hexdigest()) if hasher is not None else None
     return ApplyResult(diff_id, applier.size, applier.count)
-
-
-def _codec_errors() -> tuple[type[Exception], ...]:
-    """Exceptions the decompressors raise for bad data (and only for bad data)."""
-    import lzma
-
-    import zstandard
-    from isal import igzip, isal_zlib
-
-    isal_error = cast(type[Exception], isal_zlib.IsalError)  # isal's stubs call it an instance
-    return (igzip.BadGzipFile, isal_error, zstandard.ZstdError, lzma.LZMAError)
 
 
 def _is_regular_file(stream: BinaryIO) -> bool:
