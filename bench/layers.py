@@ -98,18 +98,21 @@ def generate(profile: str, size_mb: int) -> tuple[Path, Path]:
     return plain, gz
 
 
-def timed(run: Callable[[str], None], work: Path, runs: int) -> float:
-    """Median seconds of ``run(dest)`` into a fresh folder, each after a sync."""
-    times = []
+def timed(methods: dict[str, Callable[[str], None]], work: Path, runs: int) -> dict[str, float]:
+    """Median seconds of each ``run(dest)`` into a fresh folder, each after a sync. The
+    methods take turns round by round, so drift in the machine's disk (writeback,
+    discards) hits them alike."""
+    times: dict[str, list[float]] = {name: [] for name in methods}
     for i in range(runs):
-        dest = work / f"dest-{i}"
-        dest.mkdir()
-        subprocess.run(["sync"])
-        t = time.perf_counter()
-        run(str(dest))
-        times.append(time.perf_counter() - t)
-        shutil.rmtree(dest)
-    return statistics.median(times)
+        for name, run in methods.items():
+            dest = work / f"dest-{i}"
+            dest.mkdir()
+            subprocess.run(["sync"])
+            t = time.perf_counter()
+            run(str(dest))
+            times[name].append(time.perf_counter() - t)
+            shutil.rmtree(dest)
+    return {name: statistics.median(values) for name, values in times.items()}
 
 
 def unpack_rows(profile: str, size_mb: int, runs: int, work: Path) -> list[tuple[str, float, float]]:
@@ -127,21 +130,16 @@ def unpack_rows(profile: str, size_mb: int, runs: int, work: Path) -> list[tuple
             subprocess.run([*cmd, "-C", dest], check=True)
         return run
 
-    rows = []
-    t_tar = timed(tool(["tar", "-xf", str(plain)]), work, runs)
-    t_apply = timed(apply(plain, "none", False), work, runs)
-    t_apply_h = timed(apply(plain, "none", True), work, runs)
-    rows += [(f"{profile}: tar -xf (uncompressed)", t_tar, mb / t_tar),
-             ("  berth apply (uncompressed, verified blob)", t_apply, mb / t_apply),
-             ("  berth apply (uncompressed, hashing)", t_apply_h, mb / t_apply_h)]
-    t_tgz = timed(tool(["tar", "-xzf", str(gz)]), work, runs)
-    rows.append((f"{profile}: tar -xzf (gzip)", t_tgz, mb / t_tgz))
+    methods = {
+        f"{profile}: tar -xf (uncompressed)": tool(["tar", "-xf", str(plain)]),
+        "  berth apply (uncompressed, verified blob)": apply(plain, "none", False),
+        "  berth apply (uncompressed, hashing)": apply(plain, "none", True),
+        f"{profile}: tar -xzf (gzip)": tool(["tar", "-xzf", str(gz)]),
+    }
     if shutil.which("pigz"):
-        t_pigz = timed(tool(["tar", "-I", "pigz", "-xf", str(gz)]), work, runs)
-        rows.append(("  tar -I pigz -xf (gzip)", t_pigz, mb / t_pigz))
-    t_agz = timed(apply(gz, "gzip", True), work, runs)
-    rows.append(("  berth apply (gzip, hashing)", t_agz, mb / t_agz))
-    return rows
+        methods["  tar -I pigz -xf (gzip)"] = tool(["tar", "-I", "pigz", "-xf", str(gz)])
+    methods["  berth apply (gzip, hashing)"] = apply(gz, "gzip", True)
+    return [(name, seconds, mb / seconds) for name, seconds in timed(methods, work, runs).items()]
 
 
 def snapshot_rows(work: Path, iterations: int) -> list[tuple[str, float, float, float]]:
