@@ -73,3 +73,41 @@ def test_killed_import(env: dict[str, str], tmp_path: Path) -> None:
     assert image_id.startswith("sha256:")
     assert berth(env, "images", "-q", "--no-trunc").stdout.decode().strip() == image_id
     consistent(env)
+
+
+_DIE_WHILE_UNPACKING = r"""
+import os, sys
+import berth.store.layers as layers
+from berth.cli.main import main
+real = layers.apply
+
+class Dying:
+    def __init__(self, raw):
+        self.raw, self.seen = raw, 0
+    def read(self, n=-1):
+        self.seen += 1
+        if self.seen == 4:
+            os._exit(9)  # the process dies with the layer half unpacked
+        return self.raw.read(n if n < 65536 else 65536)
+    def seekable(self):
+        return False
+
+layers.apply = lambda stream, dest, compression="auto", **kw: real(Dying(stream), dest, compression, **kw)
+sys.argv = ["berth", "load", "-i", sys.argv[1]]
+main()
+"""
+
+
+def test_killed_while_unpacking(env: dict[str, str], tmp_path: Path) -> None:
+    rootfs = tmp_path / "rootfs.tar"
+    big_rootfs_tar(rootfs)
+    berth(env, "import", str(rootfs), "big:1")
+    archive = tmp_path / "big.tar"
+    berth(env, "save", "-o", str(archive), "big:1")
+    berth(env, "rmi", "big:1")
+    done = subprocess.run([sys.executable, "-c", _DIE_WHILE_UNPACKING, str(archive)], env=env, timeout=60)
+    assert done.returncode == 9
+    check = berth(env, "system", "check").stdout.decode()
+    assert "removed an unpacking that never finished" in check and "no problems" in check
+    assert berth(env, "load", "-i", str(archive)).stdout.startswith(b"Loaded image: big:1")
+    consistent(env)
