@@ -10,6 +10,7 @@ import click
 from berth.cli._format import ago, echo_formatted, echo_table, human_size
 from berth.cli._store import store_of
 from berth.errors import InvalidArgument
+from berth.oci.reference import Reference
 
 HEADERS = {"Repository": "REPOSITORY", "Tag": "TAG", "Digest": "DIGEST", "ID": "IMAGE ID",
            "CreatedSince": "CREATED", "Size": "SIZE"}
@@ -120,6 +121,9 @@ def _ref_match(name: str, patterns: list[str] | None) -> bool:
         return True
     repo, _, tag = name.rpartition(":")
     for pattern in patterns:
+        if not any(c in pattern for c in "*?["):
+            # a plain name: compare normalised, so docker.io/library/busybox matches busybox
+            pattern = Reference.parse(pattern, default_tag=False).familiar()
         if ":" in pattern.rsplit("/", 1)[-1]:
             if fnmatch.fnmatchcase(name, pattern):
                 return True

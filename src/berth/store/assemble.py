@@ -19,6 +19,7 @@ from berth.oci.descriptor import Descriptor, Platform
 from berth.oci.digest import Digest
 from berth.oci.image import ContainerConfig, History, ImageConfig, Manifest
 from berth.store.content.api import write_blob
+from berth.store.errors import CorruptArchive
 from berth.store.images import Image
 
 if TYPE_CHECKING:
@@ -46,9 +47,12 @@ def layer_from_stream(store: Store, stream: BinaryIO) -> NewLayer:
                 diff.update(chunk)
                 sink.write(chunk)
         except EOFError as err:
-            from berth.store.errors import CorruptArchive
-
             raise CorruptArchive(f"layer: compressed stream is truncated: {err}") from err
+        except comp.codec_errors() as err:
+            raise CorruptArchive(f"layer: corrupt compressed data: {err}") from err
+        finally:
+            if source is not stream:
+                source.close()
         sink.close()
         size = writer.offset
         digest = writer.commit()
@@ -112,15 +116,15 @@ def assemble(store: Store, base: Image | None, layer: NewLayer | None, recipe: R
     manifest_bytes = manifest.to_bytes()
     manifest_digest = Digest.from_bytes(manifest_bytes)
     with store.writing():
-        write_blob(store.content, f"config-{config_desc.digest}", config_bytes, config_desc)
-        write_blob(store.content, f"manifest-{manifest_digest}", manifest_bytes,
-                   Descriptor(manifest.media_type, manifest_digest, len(manifest_bytes)))
         try:
-            sizes = store.unpack(descs, diff_ids)
+            sizes = store.unpack(descs, diff_ids)  # first: a bad layer leaves no config or manifest
         except BerthError:
             if layer is not None:
                 forget_blob(store, layer.desc.digest)
             raise
+        write_blob(store.content, f"config-{config_desc.digest}", config_bytes, config_desc)
+        write_blob(store.content, f"manifest-{manifest_digest}", manifest_bytes,
+                   Descriptor(manifest.media_type, manifest_digest, len(manifest_bytes)))
         store.images.record(manifest, manifest_digest, len(manifest_bytes), image_config, sizes)
     return store.images.get(str(config_desc.digest))
 

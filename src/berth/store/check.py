@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from berth.errors import BerthError, Conflict, NotFound
 from berth.oci.digest import Digest
-from berth.store.content.api import read_blob
+from berth.store.content.api import has_blob, read_blob
 from berth.store.snapshots.api import Kind
 from berth.store.snapshots.tree import usage
 
@@ -158,7 +158,7 @@ def _images(store: Store, report: CheckReport, repair: bool, corrupt: set[Digest
         image_id, manifest_digest = image
         name = _label(store, image_id)
         missing = [d for d in (image_id, manifest_digest, *_layer_blobs(store, image_id))
-                   if d in corrupt or not _has(store, d)]
+                   if d in corrupt or not has_blob(store.content, d)]
         if missing:
             fixed = False
             if repair:
@@ -201,14 +201,6 @@ def _label(store: Store, image_id: Digest) -> str:
     from berth.store.images import familiar
 
     return f"{familiar(row[0])} ({image_id.short})" if row else image_id.short
-
-
-def _has(store: Store, digest: Digest) -> bool:
-    try:
-        store.content.info(digest)
-    except NotFound:
-        return False
-    return True
 
 
 def _reclaimable(store: Store, report: CheckReport) -> None:

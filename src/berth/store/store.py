@@ -44,6 +44,7 @@ from berth.store.snapshots.copy import CopySnapshotter
 from berth.store.snapshots.overlay import OverlaySnapshotter
 
 if TYPE_CHECKING:
+    from berth.store.archive.load import TagCallback
     from berth.store.check import CheckReport
     from berth.store.gc import GcResult
     from berth.store.usage import UsageRow
@@ -208,19 +209,21 @@ class Store:
 
         return import_tar(self, stream, ref, changes, message=message, source=source, platform=platform)
 
-    def save(self, refs: Sequence[str], out: object) -> None:
+    def save(self, refs: Sequence[str], out: BinaryIO) -> None:
         """``docker save``: images to a tar in docker-save format (manifest.json,
         repositories) that is also an OCI image layout (index.json, oci-layout, blobs/)."""
         from berth.store.archive.save import save
 
         save(self, refs, out)
 
-    def load(self, stream: BinaryIO, *, on_tag: object = None) -> list[Image]:
+    def load(self, stream: BinaryIO, *, on_tag: TagCallback | None = None) -> list[Image]:
         """``docker load``: docker-save tars (legacy and OCI-style) and OCI layout tars,
-        plain or compressed. Returns the images, tagged as the archive names them."""
+        plain or compressed. Returns the images, tagged as the archive names them;
+        ``on_tag(name, image_id, previous_id)`` hears of each tag as it is set (name ""
+        for an image the archive does not name)."""
         from berth.store.archive.load import load
 
-        return load(self, stream, on_tag=on_tag)  # type: ignore[arg-type]
+        return load(self, stream, on_tag=on_tag)
 
     # ----------------------------------------------------------------- upkeep
 

@@ -100,3 +100,18 @@ def _unescape(raw: bytes) -> str:
             out.append(text[i])
             i += 1
     return "".join(out)
+
+
+def mount_overlay(
+    target: str,
+    lower: list[str],
+    upper: str | None = None,
+    work: str | None = None,
+    *,
+    flags: MountFlag = NONE,
+    options: tuple[str, ...] | list[str] = (),
+) -> None:
+    """Mount overlayfs with any number of lower folders (see :mod:`berth.sys.overlay`)."""
+    from berth.sys.overlay import mount_overlay as impl
+
+    impl(target, lower, upper, work, flags=flags, options=options)

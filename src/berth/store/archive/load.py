@@ -34,7 +34,7 @@ from berth.oci.image import ImageConfig, Index, Manifest, sniff_media_type
 from berth.oci.jsonutil import FieldError
 from berth.oci.reference import Reference
 from berth.store.assemble import forget_blob
-from berth.store.content.api import ContentWriter, read_blob, write_blob
+from berth.store.content.api import ContentWriter, has_blob, read_blob, write_blob
 from berth.store.errors import CorruptArchive
 from berth.store.images import Image
 from berth.store.layers import compression as comp
@@ -86,20 +86,17 @@ def load(store: Store, stream: BinaryIO, on_tag: TagCallback | None = None) -> l
     except EOFError as err:
         _discard(store, found.created)
         raise CorruptArchive(f"image archive: truncated compressed stream: {err}") from err
-    except _codec_errors() as err:
+    except comp.codec_errors() as err:
         _discard(store, found.created)
         raise CorruptArchive(f"image archive: corrupt compressed stream: {err}") from err
     except BaseException:
         _discard(store, found.created)
         raise
+    finally:
+        if source is not stream:
+            source.close()
     _discard(store, found.created)  # blobs of the archive no image uses (other platforms, v1 files)
     return images
-
-
-def _codec_errors() -> tuple[type[Exception], ...]:
-    from berth.store.layers.apply import _codec_errors as errors
-
-    return errors()
 
 
 # --------------------------------------------------------------------------- reading
@@ -275,7 +272,7 @@ def _plan_oci(store: Store, found: _Found) -> list[_Plan]:
     present = set(found.files.values())
     for names, manifest, data in _walk_index(store, found):
         for desc in (manifest.config, *manifest.layers):
-            if desc.digest not in present and not _has(store, desc.digest):
+            if desc.digest not in present and not has_blob(store.content, desc.digest):
                 raise CorruptArchive(f"image archive: manifest names blob {desc.digest}, which is not in the archive")
         config = _config(store, manifest.config.digest)
         if len(manifest.layers) != len(config.diff_ids):
@@ -284,14 +281,6 @@ def _plan_oci(store: Store, found: _Found) -> list[_Plan]:
         plan = plans.setdefault(manifest.config.digest, _Plan(manifest, data, config, []))
         plan.names.extend(n for n in names if n not in plan.names)
     return list(plans.values())
-
-
-def _has(store: Store, digest: Digest) -> bool:
-    try:
-        store.content.info(digest)
-    except NotFound:
-        return False
-    return True
 
 
 def _walk_index(store: Store, found: _Found) -> list[tuple[list[str], Manifest, bytes]]:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 from berth.errors import InvalidArgument
 from berth.oci import mediatype as mt
@@ -40,7 +40,7 @@ class _Saved:
     names: list[str] = field(default_factory=list)  # normalised tags to record
 
 
-def save(store: Store, refs: Sequence[str], out: object) -> None:
+def save(store: Store, refs: Sequence[str], out: BinaryIO) -> None:
     if not refs:
         raise InvalidArgument("save: name at least one image")
     chosen: dict[Digest, _Saved] = {}
@@ -48,7 +48,7 @@ def save(store: Store, refs: Sequence[str], out: object) -> None:
         for image, names in _select(store, text):
             entry = chosen.setdefault(image.id, _Saved(image))
             entry.names.extend(n for n in names if n not in entry.names)
-    writer = tf.TarWriter(out)  # type: ignore[arg-type]
+    writer = tf.TarWriter(out)
     written: set[Digest] = set()
     _dir(writer, "blobs/")
     _dir(writer, "blobs/sha256/")

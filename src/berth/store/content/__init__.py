@@ -5,6 +5,7 @@ from berth.store.content.api import (
     ContentStore,
     ContentWriter,
     IngestInfo,
+    has_blob,
     read_blob,
     write_blob,
 )
@@ -18,6 +19,7 @@ __all__ = [
     "IngestInfo",
     "LocalContentStore",
     "MemoryContentStore",
+    "has_blob",
     "read_blob",
     "write_blob",
 ]

@@ -129,6 +129,16 @@ class ContentStore(Protocol):
         ...
 
 
+def has_blob(store: ContentStore, digest: Digest) -> bool:
+    from berth.errors import NotFound
+
+    try:
+        store.info(digest)
+    except NotFound:
+        return False
+    return True
+
+
 def read_blob(store: ContentStore, digest: Digest, limit: int = 64 << 20) -> bytes:
     """A whole (small) blob as bytes: manifests, configs, indexes. Refuses blobs over
     ``limit`` so a hostile manifest cannot make us read a layer into memory."""

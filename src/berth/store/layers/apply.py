@@ -40,7 +40,7 @@ import shutil
 import stat
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import BinaryIO, Literal, cast
+from typing import BinaryIO, Literal
 
 from berth.oci.digest import Digest
 from berth.store.errors import CorruptArchive, UnsafeLayer
@@ -85,10 +85,12 @@ def apply(
         compression = comp.detect(head)
     hasher = hashlib.sha256() if hash else None
     source: tf.Source
+    decoded = stream
     if compression == comp.NONE and hasher is None and _is_regular_file(stream):
         source = tf.FileSource(stream.fileno(), stream.tell())
     else:
-        source = tf.StreamSource(comp.decompressed(stream, compression), hasher)
+        decoded = comp.decompressed(stream, compression)
+        source = tf.StreamSource(decoded, hasher)
     applier = _Applier(os.path.abspath(dest), list(lowers), mode, opaque_xattr)
     reader = tf.TarReader(source)
     try:
@@ -98,21 +100,13 @@ def apply(
         source.drain()
     except EOFError as err:  # a gzip stream cut short
         raise CorruptArchive(f"layer: compressed stream is truncated: {err}") from err
-    except _codec_errors() as err:  # evaluated only when something was raised
+    except comp.codec_errors() as err:  # evaluated only when something was raised
         raise CorruptArchive(f"layer: corrupt compressed data: {err}") from err
+    finally:
+        if decoded is not stream:
+            decoded.close()  # stops the decompressor's helper thread; the caller owns `stream`
     diff_id = Digest("sha256", hasher.hexdigest()) if hasher is not None else None
     return ApplyResult(diff_id, applier.size, applier.count)
-
-
-def _codec_errors() -> tuple[type[Exception], ...]:
-    """Exceptions the decompressors raise for bad data (and only for bad data)."""
-    import lzma
-
-    import zstandard
-    from isal import igzip, isal_zlib
-
-    isal_error = cast(type[Exception], isal_zlib.IsalError)  # isal's stubs call it an instance
-    return (igzip.BadGzipFile, isal_error, zstandard.ZstdError, lzma.LZMAError)
 
 
 def _is_regular_file(stream: BinaryIO) -> bool:
@@ -148,7 +142,7 @@ class _Applier:
         self.opaque_xattr = opaque_xattr
         self.root = os.geteuid() == 0
         self.known_dirs: set[str] = {""}  # real folders (not symlinks) of dest, relative
-        self.aliases: dict[str, str] = {}  # requested parent → resolved real parent
+        self.aliases: dict[str, tuple[str, str]] = {}  # requested parent → (real parent, host path)
         self.written: set[str] = set()  # paths this layer created (delete mode)
         self.dir_times: list[tuple[str, int]] = []
         self.size = 0
@@ -378,11 +372,13 @@ class _Applier:
     def _resolve_dir(self, rel: str, what: str, create_last: bool = True) -> tuple[str, str]:
         """(real relative path, host path) of folder ``rel`` of dest, with symlinks
         followed inside dest and missing folders created."""
-        if rel in self.known_dirs:
-            return rel, os.path.join(self.dest, rel) if rel else self.dest
         cached = self.aliases.get(rel)
         if cached is not None:
-            return cached, os.path.join(self.dest, cached)
+            return cached
+        if rel in self.known_dirs:
+            found = rel, f"{self.dest}/{rel}" if rel else self.dest
+            self.aliases[rel] = found
+            return found
         pending = [p for p in rel.split("/") if p]
         resolved: list[str] = []
         links = 0
@@ -412,15 +408,15 @@ class _Applier:
             elif st is not None and not wh.is_whiteout(st):
                 raise CorruptArchive(f"layer entry {what!r}: /{cand} is not a folder")
             elif st is None and self.lowers:
-                found = self._lower_lookup(cand)
-                if found is not None and stat.S_ISLNK(found[1].st_mode):
-                    link = found[0]
-                elif found is not None and not stat.S_ISDIR(found[1].st_mode):
+                below = self._lower_lookup(cand)
+                if below is not None and stat.S_ISLNK(below[1].st_mode):
+                    link = below[0]
+                elif below is not None and not stat.S_ISDIR(below[1].st_mode):
                     raise CorruptArchive(f"layer entry {what!r}: /{cand} is not a folder in a lower layer")
                 else:
-                    self._mkdir_from(host, found[1] if found else None)
+                    self._mkdir_from(host, below[1] if below else None)
                     self.known_dirs.add(cand)
-                    if found is not None and found[1].st_mode & stat.S_ISGID:
+                    if below is not None and below[1].st_mode & stat.S_ISGID:
                         self.sgid_dirs.add(cand)
                     resolved.append(part)
                     continue
@@ -443,8 +439,9 @@ class _Applier:
             self.known_dirs.add(cand)
             resolved.append(part)
         real = "/".join(resolved)
-        self.aliases[rel] = real
-        return real, os.path.join(self.dest, real) if real else self.dest
+        found = real, f"{self.dest}/{real}" if real else self.dest
+        self.aliases[rel] = found
+        return found
 
     def _mkdir_from(self, host: str, lower: os.stat_result | None) -> None:
         """Create a folder that only a lower layer has, with that layer's metadata (as

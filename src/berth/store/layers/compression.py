@@ -127,3 +127,15 @@ class Compressor:
         out = self._flush()
         if out:
             self._out_write(out)
+
+
+def codec_errors() -> tuple[type[Exception], ...]:
+    """What the decompressors raise for bad data (and only for bad data): for an
+    ``except`` clause, which evaluates it only when something was raised."""
+    import lzma
+
+    import zstandard
+    from isal import igzip, isal_zlib
+
+    isal_error = cast(type[Exception], isal_zlib.IsalError)  # isal's stubs call it an instance
+    return (igzip.BadGzipFile, isal_error, zstandard.ZstdError, lzma.LZMAError)

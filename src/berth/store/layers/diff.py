@@ -264,19 +264,16 @@ def entry_for(path: str, rel: str, st: os.stat_result) -> tf.Entry:
 
 def changes(upper: str, lowers: Sequence[str], *, kind: Kind = "overlay",
             opaque_xattr: str = wh.OPAQUE_XATTR) -> list[tuple[str, str]]:
-    """``docker diff``: (``A``/``C``/``D``, ``/path``) in walk order. A folder whose
+    """``docker diff``: (``A``/``C``/``D``, ``/path``) sorted by path. A folder whose
     content was added or deleted counts as changed, as Docker reports it."""
-    out: list[tuple[str, str]] = []
-    seen_dirs: set[str] = set()
+    found: dict[str, str] = {}
 
     def record(change: str, path: str) -> None:
-        out.append((change, path))
+        found[path] = change
         if change in ("A", "D"):
             parent = os.path.dirname(path)
-            if parent != "/" and parent not in seen_dirs:
-                seen_dirs.add(parent)
-                if ("C", parent) not in out and ("A", parent) not in out:
-                    out.append(("C", parent))
+            if parent != "/":
+                found.setdefault(parent, "C")
 
     if kind == "overlay":
         for path, st, rel in _walk(upper, ""):
@@ -294,11 +291,10 @@ def changes(upper: str, lowers: Sequence[str], *, kind: Kind = "overlay",
                 continue  # only copied up because something inside changed
             else:
                 record("C", "/" + rel)
-        return out
-    old = lowers[0] if lowers else None
-    for change, rel in _tree_changes(upper, old, ""):
-        record(change, "/" + rel)
-    return out
+    else:
+        for change, rel in _tree_changes(upper, lowers[0] if lowers else None, ""):
+            record(change, "/" + rel)
+    return [(found[path], path) for path in sorted(found)]
 
 
 def _walk(folder: str, rel: str) -> Iterator[tuple[str, os.stat_result, str]]:

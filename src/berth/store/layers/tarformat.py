@@ -162,7 +162,7 @@ class FileSource:
     """An uncompressed tar in a regular file: headers by pread, file data by
     copy_file_range, so file contents never pass through Python."""
 
-    _WINDOW = 64 << 10
+    _WINDOW = 1 << 20
 
     def __init__(self, fd: int, start: int = 0) -> None:
         self._fd = fd
@@ -325,9 +325,12 @@ class TarReader:
                 return None  # end of archive (or a stream without the marker)
             (name, mode, uid, gid, size_f, mtime, chksum, kind, linkname, magic,
              _uname, _gname, devmajor, devminor, prefix) = _HEADER.unpack(block)
-            stored = _octal(chksum, "checksum")
+            try:
+                stored = _octal(chksum, "checksum")
+            except CorruptArchive:
+                stored = -1
             if stored != sum(block) - sum(chksum) + 256 and stored != _signed_sum(block):
-                raise CorruptArchive("tar: header checksum mismatch (not a tar stream, or corrupt)")
+                raise CorruptArchive("tar: bad header checksum: not a tar stream, or a corrupt one")
             size = _octal(size_f, "size")
             if size < 0:
                 raise CorruptArchive("tar: negative size")
