@@ -35,11 +35,19 @@ class Kernel(Protocol):
     def link_exists(self, name: str) -> bool:
         """An interface called ``name`` exists in the host namespace."""
 
+    def bridge_ports(self, bridge: str) -> list[str]:
+        """Names of the links enslaved to ``bridge`` (none if it does not exist)."""
+
     def create_netns(self, path: str) -> None:
-        """A new network namespace bind-mounted at ``path``, ``lo`` up."""
+        """A new network namespace bind-mounted at ``path``, ``lo`` up. The folder of
+        ``path`` becomes a shared mount point (see ``sys.netns.share_dir``)."""
 
     def delete_netns(self, path: str) -> None:
-        """Unmount and remove ``path``; fine if it is already gone."""
+        """Unmount and remove ``path``; fine if it is already gone. The namespace, and
+        the veth ends in it, go when its last user goes, without waiting here."""
+
+    def close_sandbox_dir(self, path: str) -> None:
+        """Undo the shared mount of the sandbox folder ``path`` (it holds no sandbox)."""
 
     def live_netns(self, paths: Collection[str]) -> set[str]:
         """The subset of ``paths`` that still name a network namespace."""
@@ -61,6 +69,7 @@ class LinuxKernel:
 
     def __init__(self) -> None:
         self._host: nl.Rtnl | None = None
+        self._shared: set[str] = set()
 
     @property
     def rtnl(self) -> nl.Rtnl:
@@ -142,6 +151,12 @@ class LinuxKernel:
     def link_exists(self, name: str) -> bool:
         return self.rtnl.link(name) is not None
 
+    def bridge_ports(self, bridge: str) -> list[str]:
+        link = self.rtnl.link(bridge)
+        if link is None:
+            return []
+        return [port.name for port in self.rtnl.links() if port.master == link.index]
+
     # --- sandboxes ----------------------------------------------------------
 
     def create_netns(self, path: str) -> None:
@@ -149,10 +164,18 @@ class LinuxKernel:
             with nl.Rtnl.open() as inner:
                 inner.call([nl.set_up(1, "lo")])
 
+        folder = os.path.dirname(path)
+        if folder not in self._shared:
+            netns.share_dir(folder)
+            self._shared.add(folder)
         netns.create(path, lo_up)
 
     def delete_netns(self, path: str) -> None:
         netns.delete(path)
+
+    def close_sandbox_dir(self, path: str) -> None:
+        netns.unshare_dir(path)
+        self._shared.discard(path)
 
     def live_netns(self, paths: Collection[str]) -> set[str]:
         mounts = netns.mounted()

@@ -271,7 +271,7 @@ class NetworkManager:
                 id=naming.new_id(), container_id=container_id, network_id=net.id, network=net.name, ip=address,
                 prefixlen=net.subnet.prefixlen, gateway=net.gateway, mac=mac_address,
                 ifname=naming.container_ifname({e.ifname for e in existing}),
-                host_ifname=naming.host_ifname(container_id, net.id), netns=netns, name=name or "",
+                host_ifname=naming.host_ifname(), netns=netns, name=name or "",
                 hostname=hostname or "", aliases=alias_list,
                 default_route=not net.internal and not any(e.default_route for e in existing),
             )
@@ -359,18 +359,24 @@ class NetworkManager:
     def release(self, container_id: str) -> None:
         """Everything of the container goes: published ports, endpoints (veth pairs and
         leases), and the sandbox made by ``create_sandbox``. Idempotent, and safe after a
-        crash (it works from the database rows and tolerates what is already gone)."""
+        crash (it works from the database rows and tolerates what is already gone).
+
+        Veth pairs inside berth's own sandbox are not deleted one by one: unmounting the
+        sandbox lets the kernel destroy the namespace with its links in the background
+        (deleting a link waits ~30 ms for an RCU grace period; this returns at once).
+        Links in a namespace berth did not make are deleted here.
+        """
         conn = self.db.conn
         mine = store.endpoints(conn, container_id=container_id)
         rows = store.ports(conn, container_id=container_id)
+        sandbox = os.path.join(self.netns_dir, container_id) if _CONTAINER_ID.match(container_id) else ""
         steps: builtins.list[plan.Op] = [*plan.unpublish(self.config, _port_rules(rows))]
         for ep in mine:
-            steps += plan.detach(ep)
+            if ep.netns != sandbox:
+                steps += plan.detach(ep)
         self.kernel.apply(tuple(steps))
-        if _CONTAINER_ID.match(container_id):
-            path = os.path.join(self.netns_dir, container_id)
-            if os.path.lexists(path):
-                self.kernel.delete_netns(path)
+        if sandbox and os.path.lexists(sandbox):
+            self.kernel.delete_netns(sandbox)
         with self.db.transaction() as conn:
             for ep in mine:
                 store.delete_endpoint(conn, ep.id)
@@ -422,6 +428,8 @@ class NetworkManager:
             if self._is_up(net) and not store.endpoint_count(conn, net.id):
                 self._take_down(net)
                 down.append(net.name)
+        if os.path.isdir(self.netns_dir) and not os.listdir(self.netns_dir):
+            self.kernel.close_sandbox_dir(self.netns_dir)
         return down
 
     # --- internals --------------------------------------------------------------------
@@ -475,8 +483,11 @@ class NetworkManager:
             self.dns.sync(True)
 
     def _take_down(self, net: Network) -> None:
+        """Sweep stray ports off the bridge (veths of namespaces someone else kept
+        alive), then the network's rules (or the table) and the bridge."""
         if not net.has_kernel_objects:
             return
+        self.kernel.apply(tuple(plan.LinkDown(p) for p in self.kernel.bridge_ports(net.bridge)))
         others = [n for n in os.listdir(os.path.dirname(self._marker(net))) if n != net.id] \
             if os.path.isdir(os.path.dirname(self._marker(net))) else []
         self.kernel.apply(plan.network_down(net, self.config, last=not others))

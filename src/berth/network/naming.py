@@ -1,13 +1,14 @@
 """Names and identifiers of networks, endpoints and their kernel objects.
 
-Linux interface names hold at most 15 bytes. Host-side veth names are derived from the
-container and network ids (``vb`` + 12 hex digits), so a crashed ``berth`` can find
-and remove them from the database rows alone.
+Linux interface names hold at most 15 bytes. Host-side veth names are ``vb`` + 12
+random hex digits, recorded in the endpoint's row before the link is made (so a crashed
+``berth`` finds them from the rows alone); random rather than derived from the ids, so
+a container reconnected at once never meets its previous veth, which the kernel may
+still be destroying.
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
 import secrets
 from collections.abc import Collection
@@ -49,9 +50,8 @@ def bridge_name(prefix: str, network_id: str) -> str:
     return check_ifname(prefix + network_id[: IFNAMSIZ - len(prefix)][:12])
 
 
-def host_ifname(container_id: str, network_id: str) -> str:
-    digest = hashlib.sha256(f"{container_id}/{network_id}".encode()).hexdigest()
-    return "vb" + digest[:12]
+def host_ifname() -> str:
+    return "vb" + secrets.token_hex(6)
 
 
 def container_ifname(taken: Collection[str]) -> str:

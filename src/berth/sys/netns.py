@@ -112,3 +112,26 @@ def alive(path: str, nsfs_mounts: set[str] | None = None) -> bool:
         return os.path.exists(path)
     mounts = mounted() if nsfs_mounts is None else nsfs_mounts
     return os.path.realpath(path) in mounts
+
+
+def share_dir(path: str) -> None:
+    """Make ``path`` a mount point with shared propagation, as ``ip netns`` does for
+    /run/netns: a namespace file unmounted here is unmounted in every mount namespace
+    copied since, so no stray copy keeps a namespace (and its veth pairs) alive."""
+    try:
+        mount(None, path, None, MountFlag.MS_SHARED | MountFlag.MS_REC)
+        return
+    except SyscallError as err:
+        if err.errno != errno.EINVAL:  # EINVAL: not a mount point yet
+            raise
+    mount(path, path, None, MountFlag.MS_BIND | MountFlag.MS_REC)
+    mount(None, path, None, MountFlag.MS_SHARED | MountFlag.MS_REC)
+
+
+def unshare_dir(path: str) -> None:
+    """Undo :func:`share_dir` (when no namespace file is left in ``path``)."""
+    try:
+        umount(path, MNT_DETACH)
+    except SyscallError as err:
+        if err.errno not in (errno.EINVAL, errno.ENOENT):
+            raise

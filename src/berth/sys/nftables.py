@@ -43,23 +43,31 @@ class _Lib:
         lib.nft_ctx_output_set_flags.argtypes = [ctypes.c_void_p, ctypes.c_uint]
         self.lib = lib
         self.lock = threading.Lock()
+        # One context per process and output mode: freeing one closes its netlink socket,
+        # which now and then waits ~20 ms for an RCU grace period.
+        self.contexts: dict[bool, int] = {}
+
+    def _context(self, json_output: bool) -> int:
+        ctx = self.contexts.get(json_output)
+        if ctx is None:
+            ctx = self.lib.nft_ctx_new(0)
+            if not ctx:
+                raise NftError("nft_ctx_new failed", errno.ENOMEM)
+            self.lib.nft_ctx_buffer_output(ctx)
+            self.lib.nft_ctx_buffer_error(ctx)
+            if json_output:
+                self.lib.nft_ctx_output_set_flags(ctx, _OUTPUT_JSON)
+            self.contexts[json_output] = ctx
+        return int(ctx)
 
     def run(self, script: str, json_output: bool) -> str:
         lib = self.lib
         with self.lock:
-            ctx = lib.nft_ctx_new(0)
-            if not ctx:
-                raise NftError("nft_ctx_new failed", errno.ENOMEM)
-            try:
-                lib.nft_ctx_buffer_output(ctx)
-                lib.nft_ctx_buffer_error(ctx)
-                if json_output:
-                    lib.nft_ctx_output_set_flags(ctx, _OUTPUT_JSON)
-                rc = lib.nft_run_cmd_from_buffer(ctx, script.encode())
-                out = (lib.nft_ctx_get_output_buffer(ctx) or b"").decode(errors="replace")
-                err = (lib.nft_ctx_get_error_buffer(ctx) or b"").decode(errors="replace")
-            finally:
-                lib.nft_ctx_free(ctx)
+            ctx = self._context(json_output)
+            rc = lib.nft_run_cmd_from_buffer(ctx, script.encode())
+            # Reading a buffer hands it over and starts a new one for the next command.
+            out = (lib.nft_ctx_get_output_buffer(ctx) or b"").decode(errors="replace")
+            err = (lib.nft_ctx_get_error_buffer(ctx) or b"").decode(errors="replace")
         if rc != 0:
             raise NftError(err or f"nft failed: {script[:200]}")
         return out
