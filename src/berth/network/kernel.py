@@ -136,7 +136,8 @@ class LinuxKernel:
         fd = nl.netns_fd(op.netns)
         try:
             self.rtnl.call([nl.add_veth(op.host_ifname, op.ifname, peer_netns_fd=fd, master=bridge.index,
-                                        peer_mac=op.mac, mtu=op.mtu)])
+                                        peer_mac=op.mac, mtu=op.mtu),
+                            nl.set_hairpin(op.host_ifname)])
         finally:
             os.close(fd)
         with nl.Rtnl.open(op.netns) as inner:

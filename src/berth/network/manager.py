@@ -271,7 +271,7 @@ class NetworkManager:
                 id=naming.new_id(), container_id=container_id, network_id=net.id, network=net.name, ip=address,
                 prefixlen=net.subnet.prefixlen, gateway=net.gateway, mac=mac_address,
                 ifname=naming.container_ifname({e.ifname for e in existing}),
-                host_ifname=naming.host_ifname(), netns=netns, name=name or "",
+                host_ifname=naming.host_ifname(self.config.veth_prefix), netns=netns, name=name or "",
                 hostname=hostname or "", aliases=alias_list,
                 default_route=not net.internal and not any(e.default_route for e in existing),
             )

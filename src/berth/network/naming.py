@@ -1,7 +1,7 @@
 """Names and identifiers of networks, endpoints and their kernel objects.
 
-Linux interface names hold at most 15 bytes. Host-side veth names are ``vb`` + 12
-random hex digits, recorded in the endpoint's row before the link is made (so a crashed
+Linux interface names hold at most 15 bytes. Host-side veth names are ``vb`` (the
+configured prefix) + random hex digits, recorded in the endpoint's row before the link is made (so a crashed
 ``berth`` finds them from the rows alone); random rather than derived from the ids, so
 a container reconnected at once never meets its previous veth, which the kernel may
 still be destroying.
@@ -50,8 +50,9 @@ def bridge_name(prefix: str, network_id: str) -> str:
     return check_ifname(prefix + network_id[: IFNAMSIZ - len(prefix)][:12])
 
 
-def host_ifname() -> str:
-    return "vb" + secrets.token_hex(6)
+def host_ifname(prefix: str = "vb") -> str:
+    """``prefix`` + random hex digits, 15 bytes at most."""
+    return check_ifname(prefix + secrets.token_hex((IFNAMSIZ - len(prefix)) // 2)[:12])
 
 
 def container_ifname(taken: Collection[str]) -> str:

@@ -26,8 +26,8 @@ PREDEFINED = {"bridge": BRIDGE, "host": HOST, "none": NULL}
 class NetworkConfig:
     """Host-wide choices of one NetworkManager (one berth root).
 
-    ``table`` names berth's nftables table and ``default_bridge`` its default bridge, so
-    two berth roots on one host (tests do this) keep apart. ``dns_upstreams`` are the
+    ``table`` names berth's nftables table, ``default_bridge`` its default bridge and the
+    prefixes its other links, so two berth roots on one host (tests do this) keep apart. ``dns_upstreams`` are the
     servers berth's DNS forwards other names to (``ip`` or ``ip:port``); None reads the
     host's ``resolv_conf``.
     """
@@ -38,6 +38,7 @@ class NetworkConfig:
     pool_prefix: int = 24
     table: str = "berth"
     bridge_prefix: str = "br-"
+    veth_prefix: str = "vb"
     dns_upstreams: tuple[str, ...] | None = None
     resolv_conf: str = "/etc/resolv.conf"
     mtu: int = 0

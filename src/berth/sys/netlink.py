@@ -56,7 +56,8 @@ RTN_UNICAST = 1
 # linux/if_link.h, linux/veth.h, linux/if_addr.h
 IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_MASTER = 1, 3, 4, 10
 IFLA_LINKINFO, IFLA_NET_NS_FD = 18, 28
-IFLA_INFO_KIND, IFLA_INFO_DATA = 1, 2
+IFLA_INFO_KIND, IFLA_INFO_DATA, IFLA_INFO_SLAVE_KIND, IFLA_INFO_SLAVE_DATA = 1, 2, 4, 5
+IFLA_BRPORT_MODE = 4
 VETH_INFO_PEER = 1
 IFA_ADDRESS, IFA_LOCAL, IFA_BROADCAST = 1, 2, 4
 RTA_DST, RTA_OIF, RTA_GATEWAY, RTA_TABLE = 1, 4, 5, 15
@@ -175,6 +176,17 @@ def add_veth(name: str, peer: str, *, peer_netns_fd: int, master: int, peer_mac:
     if mtu:
         attrs += attr_u32(IFLA_MTU, mtu)
     return Request(RTM_NEWLINK, _NEW, _ifinfo(0, IFF_UP, IFF_UP) + attrs, f"create veth {name} (peer {peer})")
+
+
+def set_hairpin(name: str) -> Request:
+    """Hairpin mode on bridge port ``name``: frames may leave by the port they came in.
+
+    Needed when br_netfilter is loaded: a container reaching its own published port is
+    DNATed inside the bridge and bridged back to its own port. (Podman's default bridge
+    config and Docker without its userland proxy do the same.)"""
+    slave = attr_str(IFLA_INFO_SLAVE_KIND, "bridge") + attr(IFLA_INFO_SLAVE_DATA, attr(IFLA_BRPORT_MODE, b"\x01"))
+    body = _ifinfo() + attr_str(IFLA_IFNAME, name) + attr(IFLA_LINKINFO, slave)
+    return Request(RTM_NEWLINK, 0, body, f"set hairpin mode on {name}")
 
 
 def set_up(index: int, name: str = "") -> Request:
@@ -384,5 +396,5 @@ def netns_fd(path: str) -> int:
 
 __all__ = [
     "Address", "Link", "Message", "Request", "Route", "Rtnl", "add_address", "add_bridge",
-    "add_default_route", "add_veth", "delete_link", "get_link", "netns_fd", "set_up",
+    "add_default_route", "add_veth", "delete_link", "get_link", "netns_fd", "set_hairpin", "set_up",
 ]

@@ -18,6 +18,7 @@ import time
 from collections.abc import Sequence
 from typing import Protocol
 
+import berth
 from berth.errors import Unavailable
 
 START_TIMEOUT = 15.0
@@ -88,9 +89,13 @@ class DnsDaemon:
                "--ready-fd", str(write_fd), "--daemonize"]
         for upstream in self.upstreams:
             cmd += ["--upstream", upstream]
+        # The server runs from "/": make sure it imports this very berth, whatever the cwd.
+        package_root = os.path.dirname(os.path.dirname(os.path.abspath(berth.__file__)))
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH", "")) if p)
         try:
             with open(self.log_path, "ab") as log:
-                proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env,
                                         pass_fds=(write_fd,), start_new_session=True, cwd="/")
             os.close(write_fd)
             write_fd = -1
