@@ -33,7 +33,6 @@ from dnslib import QTYPE, RCODE, RR, A, DNSRecord
 from berth.network import Endpoint, NetworkConfig, NetworkManager
 from berth.state import open_database
 from berth.sys import netns as sys_netns
-from berth.testing.rootfs import make_busybox_rootfs
 
 UPSTREAM_NAME = "upstream.test"
 UPSTREAM_ADDRESS = "192.0.2.99"  # only ever an answer; nothing is sent there

@@ -32,8 +32,8 @@ def test_published_port_answers_on_loopback_gateway_and_from_outside(lab: Lab) -
         pytest.skip(forwarding_blocked())
     outside = lab.uplink()
     fetch = outside.python(
-        "import socket; s = socket.create_connection(('%s', %d), timeout=3);"
-        "s.sendall(b'GET / HTTP/1.0\\r\\n\\r\\n'); print(s.makefile('rb').read().decode())" % (outside.HOST, binding.host_port))
+        f"import socket; s = socket.create_connection(('{outside.HOST}', {binding.host_port}), timeout=3);"
+        "s.sendall(b'GET / HTTP/1.0\\r\\n\\r\\n'); print(s.makefile('rb').read().decode())")
     out, err = fetch.communicate(timeout=10)
     assert "published" in out, err
 
@@ -51,8 +51,8 @@ def test_loopback_only_port_is_not_reachable_from_containers_or_outside(lab: Lab
     assert other.http_get(str(net.gateway), port) == ""
     outside = lab.uplink()
     probe = outside.python(
-        "import socket\ntry:\n socket.create_connection(('%s', %d), timeout=2); print('open')\n"
-        "except OSError as e: print('closed', e)" % (outside.HOST, port))
+        f"import socket\ntry:\n socket.create_connection(('{outside.HOST}', {port}), timeout=2); print('open')\n"
+        "except OSError as e: print('closed', e)")
     assert probe.communicate(timeout=10)[0].startswith("closed")
 
 
