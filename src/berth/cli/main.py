@@ -18,6 +18,7 @@ from berth.errors import BerthError, InvalidArgument, NotFound
 
 # verb → "module:attribute"
 LAZY: dict[str, str] = {
+    "network": "berth.cli.network:network",
     "runtime": "berth.cli.runtime:runtime",
 }
 

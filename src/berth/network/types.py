@@ -43,6 +43,31 @@ class NetworkConfig:
     resolv_conf: str = "/etc/resolv.conf"
     mtu: int = 0
 
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> NetworkConfig:
+        """Defaults, overridden by ``BERTH_NET_*`` variables (one berth root per host needs
+        none; tests and side-by-side roots set them)::
+
+            BERTH_NET_DEFAULT_BRIDGE  BERTH_NET_DEFAULT_SUBNET  BERTH_NET_POOL
+            BERTH_NET_TABLE  BERTH_NET_BRIDGE_PREFIX  BERTH_NET_VETH_PREFIX  BERTH_NET_MTU
+            BERTH_NET_DNS_UPSTREAMS (comma-separated ip[:port])  BERTH_NET_RESOLV_CONF
+        """
+        base = cls()
+        get = environ.get
+        upstreams = get("BERTH_NET_DNS_UPSTREAMS")
+        return cls(
+            default_bridge=get("BERTH_NET_DEFAULT_BRIDGE", base.default_bridge),
+            default_subnet=get("BERTH_NET_DEFAULT_SUBNET", base.default_subnet),
+            pool=get("BERTH_NET_POOL", base.pool),
+            table=get("BERTH_NET_TABLE", base.table),
+            bridge_prefix=get("BERTH_NET_BRIDGE_PREFIX", base.bridge_prefix),
+            veth_prefix=get("BERTH_NET_VETH_PREFIX", base.veth_prefix),
+            dns_upstreams=tuple(u.strip() for u in upstreams.split(",") if u.strip()) if upstreams is not None
+            else None,
+            resolv_conf=get("BERTH_NET_RESOLV_CONF", base.resolv_conf),
+            mtu=int(get("BERTH_NET_MTU", "0") or 0),
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Network:
