@@ -69,7 +69,6 @@ class LinuxKernel:
 
     def __init__(self) -> None:
         self._host: nl.Rtnl | None = None
-        self._shared: set[str] = set()
 
     @property
     def rtnl(self) -> nl.Rtnl:
@@ -165,10 +164,7 @@ class LinuxKernel:
             with nl.Rtnl.open() as inner:
                 inner.call([nl.set_up(1, "lo")])
 
-        folder = os.path.dirname(path)
-        if folder not in self._shared:
-            netns.share_dir(folder)
-            self._shared.add(folder)
+        netns.share_dir(os.path.dirname(path))  # one mount(2) when it is shared already
         netns.create(path, lo_up)
 
     def delete_netns(self, path: str) -> None:
@@ -176,7 +172,6 @@ class LinuxKernel:
 
     def close_sandbox_dir(self, path: str) -> None:
         netns.unshare_dir(path)
-        self._shared.discard(path)
 
     def live_netns(self, paths: Collection[str]) -> set[str]:
         mounts = netns.mounted()
