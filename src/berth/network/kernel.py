@@ -53,7 +53,8 @@ class Kernel(Protocol):
         """The subset of ``paths`` that still name a network namespace."""
 
     def host_subnets(self) -> list[tuple[str, ipaddress.IPv4Network]]:
-        """Routed IPv4 subnets of the host (not the default route), described."""
+        """(interface, destination) of the host's routes in the main table, but the
+        default route."""
 
     def port_available(self, host_ip: str, port: int, proto: str) -> bool:
         """No host socket holds ``host_ip:port/proto`` (InvalidArgument if the address is
@@ -181,7 +182,7 @@ class LinuxKernel:
 
     def host_subnets(self) -> list[tuple[str, ipaddress.IPv4Network]]:
         names = {link.index: link.name for link in self.rtnl.links()}
-        return [(f"a route on {names.get(r.oif, r.oif)}", r.destination) for r in self.rtnl.routes()
+        return [(names.get(r.oif, str(r.oif)), r.destination) for r in self.rtnl.routes()
                 if r.table == nl.RT_TABLE_MAIN and r.destination.prefixlen > 0]
 
     def _bind(self, host_ip: str, port: int, proto: str) -> socket.socket:

@@ -130,7 +130,7 @@ class NetworkManager:
                 raise AlreadyExists(f"bridge {bridge} is used by another network")
             taken = [(f"network {n.name}", n.subnet) for n in store.networks(conn) if n.subnet is not None]
             ours = {n.bridge for n in store.networks(conn)}
-            host = [(what, sn) for what, sn in host if not any(what.endswith(" " + b) for b in ours if b)]
+            host = [(f"a route on {dev}", sn) for dev, sn in host if dev not in ours]
             if requested is not None:
                 ipam.check_free(requested, taken)
                 ipam.check_free(requested, host)
@@ -415,6 +415,10 @@ class NetworkManager:
         for net in store.networks(self.db.conn):
             if net.has_kernel_objects and not net.builtin:
                 self._ensure_up(net)
+            if net.has_kernel_objects and self._is_up(net):  # veths of namespaces someone else kept alive
+                known = {e.host_ifname for e in store.endpoints(self.db.conn, network_id=net.id)}
+                strays = [p for p in self.kernel.bridge_ports(net.bridge) if p not in known]
+                self.kernel.apply(tuple(plan.LinkDown(p) for p in strays))
         return dead
 
     def teardown(self) -> builtins.list[str]:
@@ -475,6 +479,11 @@ class NetworkManager:
     def _bring_up(self, net: Network) -> None:
         if not net.has_kernel_objects:
             return
+        if net.builtin and net.subnet is not None:  # user networks were checked by create()
+            for dev, routed in self.kernel.host_subnets():
+                if dev != net.bridge and routed.overlaps(net.subnet):
+                    raise Conflict(f"default network subnet {net.subnet} overlaps {routed} (a route on {dev}): "
+                                   "choose another one with BERTH_NET_DEFAULT_SUBNET")
         self.kernel.apply(plan.network_up(net, self.config))
         os.makedirs(os.path.dirname(self._marker(net)), mode=0o700, exist_ok=True)
         with open(self._marker(net), "w"):

@@ -25,7 +25,7 @@ def test_create_brings_the_network_up_and_starts_dns(env: Env) -> None:
 
 
 def test_auto_subnets_avoid_networks_and_host_routes(env: Env) -> None:
-    env.kernel.host_routes = [("a route on eth0", ipaddress.IPv4Network("10.89.1.0/24"))]
+    env.kernel.host_routes = [("eth0", ipaddress.IPv4Network("10.89.1.0/24"))]
     a = env.nm.create("a")
     b = env.nm.create("b")
     assert (str(a.subnet), str(b.subnet)) == ("10.89.0.0/24", "10.89.2.0/24")
@@ -36,7 +36,7 @@ def test_bad_input_leaves_nothing(env: Env) -> None:
     before = list(env.kernel.applied)
     with pytest.raises(Conflict, match="overlaps 10.50.0.0/16 of network app"):
         env.nm.create("other", subnet="10.50.3.0/24")
-    env.kernel.host_routes = [("a route on eth0", ipaddress.IPv4Network("192.0.2.0/24"))]
+    env.kernel.host_routes = [("eth0", ipaddress.IPv4Network("192.0.2.0/24"))]
     with pytest.raises(Conflict, match="a route on eth0"):
         env.nm.create("other", subnet="192.0.2.0/25")
     with pytest.raises(InvalidArgument, match="invalid subnet"):
@@ -165,6 +165,13 @@ def test_reconcile_frees_what_dead_sandboxes_held(env: Env) -> None:
     assert env.nm.reconcile() == [c2]
     assert env.nm.endpoints(c2) == [] and env.nm.ports(c2) == []
     assert len(env.nm.endpoints(c1)) == 1
+
+
+def test_default_subnet_must_not_clash_with_the_host(env: Env) -> None:
+    env.kernel.host_routes = [("eth0", ipaddress.IPv4Network("10.88.4.0/24"))]
+    with pytest.raises(Conflict, match="BERTH_NET_DEFAULT_SUBNET"):
+        env.nm.default()
+    assert not env.kernel.links
 
 
 def test_default_network_and_teardown(env: Env) -> None:
