@@ -7,8 +7,10 @@ VENV := .venv
 BERTH := $(VENV)/bin/berth
 
 # Debian packages berth and its tests use: busybox-static makes base images,
-# python3-venv builds the virtual environment, libseccomp2 backs pyseccomp.
-APT_PACKAGES := busybox-static python3-venv python3-dev libseccomp2 gcc
+# python3-venv builds the virtual environment, libseccomp2 backs pyseccomp,
+# nftables (libnftables1) rewrites packets for networks, iproute2 and iptables are
+# what the network tests read the host's state with.
+APT_PACKAGES := busybox-static python3-venv python3-dev libseccomp2 gcc nftables libnftables1 iproute2 iptables
 
 .PHONY: install demo test lint unit integration bench clean
 
@@ -43,6 +45,7 @@ test: install lint
 
 bench: install
 	$(VENV)/bin/python bench/runtime_start.py
+	$(VENV)/bin/python bench/network.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
