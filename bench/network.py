@@ -58,6 +58,18 @@ def median_ms(fn: Callable[[int], None], runs: int, warmup: int = 3) -> float:
     return statistics.median(samples)
 
 
+def interleaved_ms(fns: dict[str, Callable[[int], object]], runs: int, warmup: int = 2) -> dict[str, float]:
+    """Median ms of each function, run in turn, so load from elsewhere hits all alike."""
+    samples: dict[str, list[float]] = {name: [] for name in fns}
+    for i in range(warmup + runs):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn(i)
+            if i >= warmup:
+                samples[name].append((time.perf_counter() - start) * 1000)
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
 def send(host: str, port: int, mib: int, timeout: float = 10) -> float:
     """MiB/s of ``mib`` MiB sent to host:port, until the sink has read it all and closed."""
     deadline = time.monotonic() + timeout
@@ -162,15 +174,8 @@ def berth_cold(nm: NetworkManager, runs: int) -> list[Row]:
             run([sys.executable, "-c", COLD, nm.root, nm.run_root, cid, mode])
         return go
 
-    # interleaved, so that load from elsewhere on the machine hits both alike
-    samples: dict[str, list[float]] = {"bare": [], "attach": []}
-    for i in range(runs + 2):
-        for mode in samples:
-            start = time.perf_counter()
-            fresh(mode)(i)
-            if i >= 2:
-                samples[mode].append((time.perf_counter() - start) * 1000)
-    base, full = statistics.median(samples["bare"]), statistics.median(samples["attach"])
+    medians = interleaved_ms({"bare": fresh("bare"), "attach": fresh("attach")}, runs)
+    base, full = medians["bare"], medians["attach"]
     return [
         ("berth, fresh interpreter: sandbox + release", f"{base:.1f} ms", ""),
         ("berth, fresh interpreter: + connect + publish", f"{full:.1f} ms", f"adds {full - base:.1f} ms"),
@@ -192,21 +197,17 @@ def berth_throughput(nm: NetworkManager, mib: int, reps: int) -> list[Row]:
     rows: list[Row] = []
     try:
         for sink_name, sink in sinks.items():
-            result = {}
-            for where, (host, port) in (("direct", (str(ep.ip), SINK_PORT)),
-                                        ("published", ("127.0.0.1", binding.host_port))):
-                samples = []
-                for _ in range(reps):
+            result: dict[str, list[float]] = {"direct": [], "published": []}
+            for _ in range(reps):  # interleaved: load from elsewhere hits both alike
+                for where, (host, port) in (("direct", (str(ep.ip), SINK_PORT)),
+                                            ("published", ("127.0.0.1", binding.host_port))):
                     proc = subprocess.Popen(["nsenter", f"--net={ep.netns}", *sink], stdin=subprocess.DEVNULL,
                                             stdout=subprocess.DEVNULL)
                     try:
-                        samples.append(send(host, port, mib))
+                        result[where].append(send(host, port, mib))
                     finally:
                         proc.wait(timeout=60)
-                result[where] = statistics.median(samples)
-            ratio = result["published"] / result["direct"]
-            rows.append((f"berth throughput, {sink_name} sink: direct / published 127.0.0.1",
-                         f"{result['direct']:.0f} / {result['published']:.0f} MiB/s", f"published = {ratio:.0%}"))
+            rows.append(_throughput_row(f"berth throughput, {sink_name} sink", result))
     finally:
         nm.release(cid)
     return rows
@@ -257,18 +258,17 @@ def run_ok(cmd: list[str]) -> bool:
 def peer(engine: str, tar_path: str, runs: int, mib: int, reps: int) -> list[Row]:
     run([engine, "import", tar_path, IMAGE])
 
-    def start(network: str) -> Callable[[int], None]:
+    def start(network: str) -> Callable[[int], object]:
         extra = ["--network", "none"] if network == "none" else []
         return lambda _i: run([engine, "run", "--rm", *extra, IMAGE, "true"])
 
-    bridge = median_ms(start("bridge"), runs, warmup=2)
-    none = median_ms(start("none"), runs, warmup=2)
+    medians = interleaved_ms({"bridge": start("bridge"), "none": start("none")}, runs)
+    bridge, none = medians["bridge"], medians["none"]
     rows: list[Row] = [(f"{engine} run --rm true: --network none / bridge", f"{none:.0f} / {bridge:.0f} ms",
                         f"bridge adds {bridge - none:.0f} ms")]
-    result = {}
-    for where in ("direct", "published"):
-        samples = []
-        for _ in range(reps):
+    result: dict[str, list[float]] = {"direct": [], "published": []}
+    for _ in range(reps):  # interleaved, as for berth
+        for where in ("direct", "published"):
             cid = run([engine, "run", "-d", "-p", f"127.0.0.1::{SINK_PORT}", IMAGE, "sh", "-c",
                        f"nc -l -p {SINK_PORT} > /dev/null"])
             try:
@@ -281,28 +281,33 @@ def peer(engine: str, tar_path: str, runs: int, mib: int, reps: int) -> list[Row
                 else:
                     host, _, port_text = run([engine, "port", cid, f"{SINK_PORT}/tcp"]).splitlines()[0].rpartition(":")
                     port = int(port_text)
-                samples.append(send(host, port, mib))
+                result[where].append(send(host, port, mib))
                 run([engine, "wait", cid], timeout=120)
             finally:
                 run([engine, "rm", "-f", cid])
-        result[where] = statistics.median(samples)
-    ratio = result["published"] / result["direct"]
-    rows.append((f"{engine} throughput, busybox nc sink: direct / published 127.0.0.1",
-                 f"{result['direct']:.0f} / {result['published']:.0f} MiB/s", f"published = {ratio:.0%}"))
+    rows.append(_throughput_row(f"{engine} throughput, busybox nc sink", result))
     return rows
+
+
+def _throughput_row(what: str, result: dict[str, list[float]]) -> Row:
+    direct, published = statistics.median(result["direct"]), statistics.median(result["published"])
+    spread = max(result["direct"] + result["published"]) / min(result["direct"] + result["published"])
+    return (f"{what}: direct / published 127.0.0.1", f"{direct:.0f} / {published:.0f} MiB/s",
+            f"published = {published / direct:.0%} (max/min of all runs {spread:.1f}x)")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=30, help="timed runs per attach figure (peers: a third)")
     parser.add_argument("--mib", type=int, default=1024, help="MiB per throughput transfer")
-    parser.add_argument("--reps", type=int, default=3, help="transfers per throughput figure")
+    parser.add_argument("--reps", type=int, default=5, help="transfers per throughput figure")
     parser.add_argument("--no-peers", action="store_true", help="berth only")
     args = parser.parse_args()
     if os.geteuid() != 0:
         print("bench/network.py needs root (namespaces, bridges, nftables)", file=sys.stderr)
         return 1
     rows: list[Row] = []
+    load_before = f"{os.getloadavg()[0]:.2f}"
     with berth_manager() as nm:
         rows += berth_attach(nm, args.runs)
         rows += berth_cold(nm, max(5, args.runs // 2))
@@ -323,6 +328,8 @@ def main() -> int:
                 rows.append(("podman", "skipped", str(err)[:100]))
         finally:
             shutil.rmtree(folder, ignore_errors=True)
+    rows.append(("load average (1 min) before / after", f"{load_before} / {os.getloadavg()[0]:.2f}",
+                 f"{os.cpu_count()} CPUs; the machine is shared"))
     width = max(len(r[0]) for r in rows)
     value_width = max(len(r[1]) for r in rows)
     print(f"{'what':<{width}}  {'figure':>{value_width}}  note")
