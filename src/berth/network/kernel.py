@@ -109,7 +109,7 @@ class LinuxKernel:
             raise Internal(f"unknown plan step {op!r}")
 
     def _bridge_up(self, op: BridgeUp) -> None:
-        replies = self.rtnl.call([nl.add_bridge(op.name, mtu=op.mtu).tolerating(errno.EEXIST),
+        replies = self.rtnl.call([nl.add_bridge(op.name, mac=op.mac, mtu=op.mtu).tolerating(errno.EEXIST),
                                   nl.get_link(op.name)])
         link = nl.parse_link(replies[1][0])
         if link.kind != "bridge":

@@ -33,6 +33,7 @@ class BridgeUp:
 
     name: str
     address: ipaddress.IPv4Interface
+    mac: str = ""
     mtu: int = 0
 
 
@@ -85,13 +86,19 @@ def net_rules(net: Network) -> rules.NetRules:
     return rules.NetRules(net.short_id, net.bridge, net.subnet, net.internal)
 
 
+def bridge_mac(network_id: str) -> str:
+    """A fixed, locally administered MAC for the bridge, from the network id (the same
+    after a reboot, so the gateway's address never changes under the containers)."""
+    return "02:" + ":".join(network_id[i : i + 2] for i in range(0, 10, 2))
+
+
 def network_up(net: Network, cfg: NetworkConfig) -> Plan:
     assert net.subnet is not None and net.gateway is not None
     ops: list[Op] = []
     if not net.internal:
         ops.append(Sysctl("net/ipv4/ip_forward", "1"))
     ops.append(BridgeUp(net.bridge, ipaddress.IPv4Interface(f"{net.gateway}/{net.subnet.prefixlen}"),
-                        net.mtu or cfg.mtu))
+                        bridge_mac(net.id), net.mtu or cfg.mtu))
     ops.append(Sysctl(f"net/ipv4/conf/{net.bridge}/route_localnet", "1"))
     ops.append(Nft(rules.setup(cfg.table)))
     ops.append(Nft(rules.network_up(cfg.table, net_rules(net))))

@@ -22,6 +22,7 @@ import ipaddress
 import os
 import socket
 import struct
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -155,9 +156,13 @@ def dump_addresses() -> Request:
     return Request(RTM_GETADDR, NLM_F_DUMP, _IFADDR.pack(socket.AF_INET, 0, 0, 0, 0), "list addresses")
 
 
-def add_bridge(name: str, *, mtu: int = 0) -> Request:
-    """A bridge named ``name``, up (STP off, so ports forward at once)."""
+def add_bridge(name: str, *, mac: str = "", mtu: int = 0) -> Request:
+    """A bridge named ``name``, up (STP off, so ports forward at once). A ``mac`` given
+    here stays: without one the bridge takes its lowest port's and changes address as
+    ports come and go, leaving stale gateway entries in the containers' ARP caches."""
     attrs = attr_str(IFLA_IFNAME, name) + attr(IFLA_LINKINFO, attr_str(IFLA_INFO_KIND, "bridge"))
+    if mac:
+        attrs += attr(IFLA_ADDRESS, _mac(mac))
     if mtu:
         attrs += attr_u32(IFLA_MTU, mtu)
     return Request(RTM_NEWLINK, _NEW, _ifinfo(0, IFF_UP, IFF_UP) + attrs, f"create bridge {name}")
@@ -279,6 +284,7 @@ class Rtnl:
     def __init__(self, sock: socket.socket, where: str = "") -> None:
         self._sock = sock
         self._seq = 0
+        self._lock = threading.Lock()  # one request batch at a time on the socket
         self.where = where
         sock.setsockopt(SOL_NETLINK, NETLINK_CAP_ACK, 1)
         sock.setsockopt(SOL_NETLINK, NETLINK_EXT_ACK, 1)
@@ -310,6 +316,10 @@ class Rtnl:
         """
         if not requests:
             return []
+        with self._lock:
+            return self._call(requests)
+
+    def _call(self, requests: Sequence[Request]) -> list[list[Message]]:
         first = self._seq + 1
         buf = bytearray()
         for req in requests:

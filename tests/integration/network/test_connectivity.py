@@ -6,6 +6,8 @@ import subprocess
 
 from pyroute2 import IPRoute
 
+from berth.network import plan
+
 from .conftest import Lab
 
 
@@ -45,6 +47,9 @@ def test_container_on_two_networks_has_an_interface_on_each(lab: Lab) -> None:
     assert f"default via {front.gateway} dev eth0" in routes  # the internal network gives no default route
     assert str(back.gateway) not in routes.split("default", 1)[1].splitlines()[0]
     assert api.resolve("db") == [db.ip("back")]
+    # the gateway's MAC is fixed: it does not follow the ports that come and go
+    shown = subprocess.run(["ip", "-br", "link", "show", front.bridge], capture_output=True, text=True).stdout
+    assert plan.bridge_mac(front.id) in shown
     assert "rows" in api.http_get(db.ip("back"))
 
 

@@ -19,6 +19,7 @@ def test_create_brings_the_network_up_and_starts_dns(env: Env) -> None:
     assert net.bridge == "br-" + net.id[:12] and net.dns and not net.internal
     bridge_ups = env.kernel.ops(plan.BridgeUp)
     assert [op.name for op in bridge_ups] == [net.bridge]  # type: ignore[attr-defined]
+    assert bridge_ups[0].mac == "02:" + ":".join(net.id[i:i + 2] for i in range(0, 10, 2))  # type: ignore[attr-defined]
     assert plan.Sysctl("net/ipv4/ip_forward", "1") in env.kernel.applied
     assert env.dns.running
     assert env.nm.get("app") == net == env.nm.get(net.id[:5])
