@@ -25,12 +25,14 @@ import datetime
 import os
 import re
 import sqlite3
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from berth.errors import AlreadyExists, Conflict, InvalidArgument, NotFound, Unsupported
+from berth.network import filters as filters_mod
 from berth.network import ipam, naming, plan, ports, resolv, store
+from berth.network.filters import Filters
 from berth.network.nat import rules
 from berth.network.types import BRIDGE, PREDEFINED, Endpoint, HostsEntry, Network, NetworkConfig, PortBinding
 from berth.state.db import Database
@@ -40,7 +42,6 @@ if TYPE_CHECKING:
     from berth.network.kernel import Kernel
 
 _CONTAINER_ID = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$")
-Filters = Mapping[str, Sequence[str] | str]
 
 
 def _now() -> str:
@@ -167,7 +168,7 @@ class NetworkManager:
         if not filters:
             return nets
         used = {r[0] for r in conn.execute("SELECT DISTINCT network_id FROM network_endpoints")}
-        return [n for n in nets if _matches(n, filters, n.id in used)]
+        return [n for n in nets if filters_mod.matches(n, filters, n.id in used)]
 
     def remove(self, name_or_id: str) -> None:
         """Remove a network with no endpoints, and its bridge, rules and DNS listener.
@@ -191,7 +192,7 @@ class NetworkManager:
         Filters: label (``key``, ``key=value``, ``label!=...``), until (RFC 3339)."""
         removed = []
         for net in self.list({"type": "custom", "dangling": "true"}):
-            if filters and not _prune_matches(net, filters):
+            if filters and not filters_mod.prune_matches(net, filters):
                 continue
             try:
                 self.remove(net.id)
@@ -536,79 +537,6 @@ def _default_bridge_options(cfg: NetworkConfig) -> dict[str, str]:
         "com.docker.network.bridge.name": cfg.default_bridge,
         "com.docker.network.driver.mtu": str(cfg.mtu or 1500),
     }
-
-
-def _values(filters: Filters, key: str) -> list[str]:
-    value = filters.get(key, ())
-    return [value] if isinstance(value, str) else list(value)
-
-
-def _label_matches(labels: Mapping[str, str], spec: str) -> bool:
-    key, eq, value = spec.partition("=")
-    return key in labels and (not eq or labels[key] == value)
-
-
-def _matches(net: Network, filters: Filters, used: bool) -> bool:
-    known = {"driver", "id", "label", "name", "scope", "type", "dangling"}
-    unknown = set(filters) - known
-    if unknown:
-        raise InvalidArgument(f"invalid filter {sorted(unknown)[0]!r}")
-    checks: dict[str, Callable[[str], bool]] = {
-        "driver": lambda v: net.driver == v,
-        "id": lambda v: net.id.startswith(v),
-        "label": lambda v: _label_matches(net.labels, v),
-        "name": lambda v: v in net.name,
-        "scope": lambda v: v == "local",
-        "type": lambda v: (v == "builtin") == net.builtin if v in ("builtin", "custom") else _bad("type", v),
-        "dangling": lambda v: (not used) == _truth(v),
-    }
-    for key, check in checks.items():
-        values = _values(filters, key)
-        if key == "label":
-            if not all(check(v) for v in values):
-                return False
-        elif values and not any(check(v) for v in values):
-            return False
-    return True
-
-
-def _prune_matches(net: Network, filters: Filters) -> bool:
-    for key in filters:
-        if key not in ("label", "label!", "until"):
-            raise InvalidArgument(f"invalid filter {key!r} for prune")
-    if not all(_label_matches(net.labels, v) for v in _values(filters, "label")):
-        return False
-    if any(_label_matches(net.labels, v) for v in _values(filters, "label!")):
-        return False
-    for until in _values(filters, "until"):
-        if net.created >= _parse_until(until):
-            return False
-    return True
-
-
-def _parse_until(text: str) -> str:
-    if text.isdigit():
-        stamp = datetime.datetime.fromtimestamp(int(text), datetime.UTC)
-        return stamp.isoformat().replace("+00:00", "Z")
-    try:
-        stamp = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise InvalidArgument(f"invalid until filter {text!r}: use a timestamp or RFC 3339 time") from None
-    if stamp.tzinfo is None:
-        stamp = stamp.replace(tzinfo=datetime.UTC)
-    return stamp.astimezone(datetime.UTC).isoformat().replace("+00:00", "Z")
-
-
-def _truth(text: str) -> bool:
-    if text.lower() in ("1", "true"):
-        return True
-    if text.lower() in ("0", "false"):
-        return False
-    return _bad("dangling", text)
-
-
-def _bad(key: str, value: str) -> bool:
-    raise InvalidArgument(f"invalid value {value!r} for filter {key}")
 
 
 __all__ = ["NetworkManager"]
