@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
 from collections.abc import Callable, Mapping, Sequence
 
 from berth.errors import InvalidArgument
@@ -60,6 +59,8 @@ def prune_matches(net: Network, filters: Filters) -> bool:
 
 
 def _parse_until(text: str) -> str:
+    import datetime  # only prune with an until filter needs it
+
     if text.isdigit():
         stamp = datetime.datetime.fromtimestamp(int(text), datetime.UTC)
         return stamp.isoformat().replace("+00:00", "Z")

@@ -104,7 +104,7 @@ class LinuxKernel:
                 link = inner.link(op.ifname)
                 if link is None:
                     raise Internal(f"sandbox {op.netns}: no interface {op.ifname}")
-                inner.call([nl.add_default_route(op.gateway, link.index)])
+                inner.call([nl.add_default_route(op.gateway, link.ifindex)])
         else:  # pragma: no cover - Op is a closed union
             raise Internal(f"unknown plan step {op!r}")
 
@@ -114,8 +114,8 @@ class LinuxKernel:
         link = nl.parse_link(replies[1][0])
         if link.kind != "bridge":
             raise Conflict(f"interface {op.name} exists and is not a bridge ({link.kind or 'no kind'})")
-        self.rtnl.call([nl.add_address(link.index, op.address, op.name).tolerating(errno.EEXIST),
-                        nl.set_up(link.index, op.name)])
+        self.rtnl.call([nl.add_address(link.ifindex, op.address, op.name).tolerating(errno.EEXIST),
+                        nl.set_up(link.ifindex, op.name)])
 
     def _nft(self, op: Nft) -> None:
         try:
@@ -135,7 +135,7 @@ class LinuxKernel:
             raise Internal(f"bridge {op.bridge} is missing")
         fd = nl.netns_fd(op.netns)
         try:
-            self.rtnl.call([nl.add_veth(op.host_ifname, op.ifname, peer_netns_fd=fd, master=bridge.index,
+            self.rtnl.call([nl.add_veth(op.host_ifname, op.ifname, peer_netns_fd=fd, master=bridge.ifindex,
                                         peer_mac=op.mac, mtu=op.mtu),
                             nl.set_hairpin(op.host_ifname)])
         finally:
@@ -144,9 +144,9 @@ class LinuxKernel:
             link = inner.link(op.ifname)
             if link is None:
                 raise Internal(f"sandbox {op.netns}: {op.ifname} did not appear")
-            requests = [nl.set_up(link.index, op.ifname), nl.add_address(link.index, op.address, op.ifname)]
+            requests = [nl.set_up(link.ifindex, op.ifname), nl.add_address(link.ifindex, op.address, op.ifname)]
             if op.gateway is not None:
-                requests.append(nl.add_default_route(op.gateway, link.index))
+                requests.append(nl.add_default_route(op.gateway, link.ifindex))
             inner.call(requests)
 
     def link_exists(self, name: str) -> bool:
@@ -156,7 +156,7 @@ class LinuxKernel:
         link = self.rtnl.link(bridge)
         if link is None:
             return []
-        return [port.name for port in self.rtnl.links() if port.master == link.index]
+        return [port.name for port in self.rtnl.links() if port.master == link.ifindex]
 
     # --- sandboxes ----------------------------------------------------------
 
@@ -181,7 +181,7 @@ class LinuxKernel:
     # --- probes -------------------------------------------------------------
 
     def host_subnets(self) -> list[tuple[str, ipaddress.IPv4Network]]:
-        names = {link.index: link.name for link in self.rtnl.links()}
+        names = {link.ifindex: link.name for link in self.rtnl.links()}
         return [(names.get(r.oif, str(r.oif)), r.destination) for r in self.rtnl.routes()
                 if r.table == nl.RT_TABLE_MAIN and r.destination.prefixlen > 0]
 

@@ -21,10 +21,10 @@ from __future__ import annotations
 
 import builtins
 import contextlib
-import datetime
 import os
 import re
 import sqlite3
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
@@ -45,7 +45,8 @@ _CONTAINER_ID = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$")
 
 
 def _now() -> str:
-    return datetime.datetime.now(datetime.UTC).isoformat().replace("+00:00", "Z")
+    now = time.time()  # RFC 3339 with microseconds; datetime costs 2 ms to import on the run path
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1e6):06d}Z"
 
 
 def _check_container_id(container_id: str) -> str:

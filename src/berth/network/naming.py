@@ -9,8 +9,8 @@ still be destroying.
 
 from __future__ import annotations
 
+import os
 import re
-import secrets
 from collections.abc import Collection
 
 from berth.errors import InvalidArgument
@@ -24,7 +24,7 @@ _DNS_LABEL = re.compile(r"^[a-zA-Z0-9_]([a-zA-Z0-9_.-]{0,253})$")
 
 def new_id() -> str:
     """64 hex digits, like Docker's network and endpoint ids."""
-    return secrets.token_hex(32)
+    return os.urandom(32).hex()
 
 
 def check_network_name(name: str) -> str:
@@ -52,7 +52,7 @@ def bridge_name(prefix: str, network_id: str) -> str:
 
 def host_ifname(prefix: str = "vb") -> str:
     """``prefix`` + random hex digits, 15 bytes at most."""
-    return check_ifname(prefix + secrets.token_hex((IFNAMSIZ - len(prefix)) // 2)[:12])
+    return check_ifname(prefix + os.urandom((IFNAMSIZ - len(prefix)) // 2).hex()[:12])
 
 
 def container_ifname(taken: Collection[str]) -> str:
@@ -65,7 +65,7 @@ def container_ifname(taken: Collection[str]) -> str:
 
 def random_mac() -> str:
     """A random unicast, locally administered address (02:xx:...)."""
-    raw = bytearray(secrets.token_bytes(6))
+    raw = bytearray(os.urandom(6))
     raw[0] = (raw[0] & 0xFC) | 0x02
     return ":".join(f"{b:02x}" for b in raw)
 

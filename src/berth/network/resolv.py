@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from berth.network.types import Endpoint, HostsEntry
 
@@ -25,8 +25,7 @@ LOCALHOST = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class ResolvConf:
+class ResolvConf(NamedTuple):
     nameservers: tuple[str, ...] = ()
     search: tuple[str, ...] = ()
     options: tuple[str, ...] = ()

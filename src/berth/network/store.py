@@ -10,7 +10,7 @@ import ipaddress
 import json
 import sqlite3
 from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from berth.errors import Conflict, NetworkNotFound
 from berth.network.types import Endpoint, Network, PortBinding
@@ -153,8 +153,7 @@ def delete_endpoint(conn: sqlite3.Connection, endpoint_id: str) -> None:
 # --- published ports ------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class PortRow:
+class PortRow(NamedTuple):
     endpoint_id: str
     container_id: str
     binding: PortBinding

@@ -1,7 +1,9 @@
 """The values berth.network hands out: networks, endpoints, published ports.
 
-All are frozen dataclasses; the manager builds them from the state database and
-nothing mutates them.
+All are immutable: frozen dataclasses, and NamedTuples for the two plain records
+(a NamedTuple costs a tenth of a frozen dataclass to define, and this module is
+imported on the container start path). The manager builds them from the state
+database and nothing mutates them.
 
     Network    a named layer-2 segment: a Linux bridge with a subnet, a gateway
                address on the bridge, and rules (masquerade, isolation, DNS)
@@ -15,6 +17,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 # Drivers: "bridge" is the only one with kernel objects; "host" and "null" are the
 # engine's --network host/none, listed so `network ls` shows what Docker's does.
@@ -22,8 +25,7 @@ BRIDGE, HOST, NULL = "bridge", "host", "null"
 PREDEFINED = {"bridge": BRIDGE, "host": HOST, "none": NULL}
 
 
-@dataclass(frozen=True, slots=True)
-class NetworkConfig:
+class NetworkConfig(NamedTuple):
     """Host-wide choices of one NetworkManager (one berth root).
 
     ``table`` names berth's nftables table, ``default_bridge`` its default bridge and the
@@ -138,8 +140,7 @@ class PortBinding:
         return f"{self.container_port}/{self.proto} -> {host}:{self.host_port}"
 
 
-@dataclass(frozen=True, slots=True)
-class HostsEntry:
+class HostsEntry(NamedTuple):
     """One /etc/hosts line."""
 
     address: str

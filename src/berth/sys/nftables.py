@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import ctypes
 import errno
-import shutil
-import subprocess
 import threading
 
 from berth.sys._libc import SyscallError
@@ -92,6 +90,9 @@ def run(script: str, *, json_output: bool = False) -> str:
     lib = _library()
     if lib is not None:
         return lib.run(script, json_output)
+    import shutil  # the fallback only: both cost milliseconds on the container start path
+    import subprocess
+
     nft = shutil.which("nft")
     if nft is None:
         raise NftError("neither libnftables.so.1 nor the nft command is installed (Debian: nftables)",

@@ -39,6 +39,7 @@ import ipaddress
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from berth.errors import InvalidArgument
 
@@ -62,8 +63,7 @@ class Script:
         return "\n".join(self.commands) + "\n"
 
 
-@dataclass(frozen=True, slots=True)
-class NetRules:
+class NetRules(NamedTuple):
     """What the rules of one network need to know."""
 
     short_id: str
@@ -72,8 +72,7 @@ class NetRules:
     internal: bool
 
 
-@dataclass(frozen=True, slots=True)
-class PortRule:
+class PortRule(NamedTuple):
     """One published port as the kernel sees it."""
 
     proto: str
