@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -41,6 +42,11 @@ def resolve_container(ctx: click.Context, ref: str, netns: str | None) -> tuple[
     if len(found) != 1:
         raise NotFound(f"no such container: {ref}" if not found else f"container {ref}: ambiguous id prefix")
     return found[0], os.path.join(folder, found[0])
+
+
+def _natural(name: str) -> list[tuple[int, int | str]]:
+    """Sort key: digit runs compare as numbers (net2 before net10)."""
+    return [(0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", name) if part]
 
 
 def _pairs(values: tuple[str, ...], what: str) -> dict[str, str]:
@@ -117,7 +123,7 @@ def ls(ctx: click.Context, filters: tuple[str, ...], fmt: str, no_trunc: bool, q
     from berth.cli import template
     from berth.network.inspect import ls_row
 
-    nets = manager(ctx).list(_filters(filters))
+    nets = sorted(manager(ctx).list(_filters(filters)), key=lambda n: _natural(n.name))  # as docker's CLI
     rows = []
     for net in nets:
         row = ls_row(net)

@@ -28,7 +28,7 @@ def test_network_verbs(lab: Lab) -> None:
 
     listed = berth(lab, "ls").stdout.splitlines()
     assert listed[0].split() == ["NETWORK", "ID", "NAME", "DRIVER", "SCOPE"]
-    assert [line.split()[1] for line in listed[1:]] == ["bridge", "host", "none", "front"]
+    assert [line.split()[1] for line in listed[1:]] == ["bridge", "front", "host", "none"]
     assert berth(lab, "ls", "-q", "--filter", "label=tier=web").stdout.strip() == net_id[:12]
 
     (shown,) = json.loads(berth(lab, "inspect", "front").stdout)
