@@ -266,7 +266,13 @@ def run_ok(cmd: list[str]) -> bool:
 
 def peer(engine: str, tar_path: str, runs: int, mib: int, reps: int) -> list[Row]:
     run([engine, "import", tar_path, IMAGE])
+    try:
+        return _peer(engine, runs, mib, reps)
+    finally:
+        subprocess.run([engine, "rmi", "-f", IMAGE], capture_output=True)
 
+
+def _peer(engine: str, runs: int, mib: int, reps: int) -> list[Row]:
     def start(network: str) -> Callable[[int], object]:
         extra = ["--network", "none"] if network == "none" else []
         return lambda _i: run([engine, "run", "--rm", *extra, IMAGE, "true"])
