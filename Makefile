@@ -8,10 +8,11 @@ BERTH := $(VENV)/bin/berth
 
 # Debian packages berth and its tests use: busybox-static makes base images,
 # python3-venv builds the virtual environment, libseccomp2 backs pyseccomp,
-# debootstrap makes Debian base images, iproute2/nftables/iptables carry networking,
+# debootstrap makes Debian base images, nftables (libnftables1) rewrites packets for
+# networks, iproute2 and iptables are what the network tests read the host's state with,
 # skopeo and docker-registry are the peers the registry is proven against.
-APT_PACKAGES := busybox-static python3-venv python3-dev libseccomp2 gcc debootstrap iproute2 nftables \
-	iptables skopeo docker-registry
+APT_PACKAGES := busybox-static python3-venv python3-dev libseccomp2 gcc debootstrap nftables libnftables1 \
+	iproute2 iptables skopeo docker-registry
 
 .PHONY: install demo test lint unit integration bench clean
 
@@ -46,6 +47,7 @@ test: install lint
 
 bench: install
 	$(VENV)/bin/python bench/runtime_start.py
+	$(VENV)/bin/python bench/network.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

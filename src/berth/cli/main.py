@@ -19,6 +19,7 @@ from berth.errors import BerthError, InvalidArgument, NotFound
 # verb → "module:attribute"
 LAZY: dict[str, str] = {
     "registry": "berth.cli.registry:registry",
+    "network": "berth.cli.network:network",
     "runtime": "berth.cli.runtime:runtime",
     # containers
     "run": "berth.cli.containers:run",

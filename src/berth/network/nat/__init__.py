@@ -1,0 +1,1 @@
+"""Packet rewriting and filtering for bridge networks, as nftables scripts (data)."""
