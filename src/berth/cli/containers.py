@@ -884,9 +884,14 @@ def events(ctx: click.Context, since: str, until: str, filters: tuple[str, ...],
 @click.pass_context
 def port(ctx: click.Context, container: str) -> None:
     """The container's published ports: CPORT/PROTO -> HOSTIP:HOSTPORT."""
-    view = engine_of(ctx).get(container)
-    for p in view.record.config.ports:
-        click.echo(f"{p.container_port}/{p.proto} -> {p.host_ip or '0.0.0.0'}:{p.host_port}")
+    from berth.engine.engine import uses_sandbox
+
+    engine = engine_of(ctx)
+    view = engine.get(container)
+    if not view.running or not uses_sandbox(view.record.config):
+        return
+    for binding in engine.network.ports(view.id):
+        click.echo(str(binding))
 
 
 _ = signal

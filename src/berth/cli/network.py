@@ -29,15 +29,24 @@ def manager(ctx: click.Context) -> NetworkManager:
 
 
 def resolve_container(ctx: click.Context, ref: str, netns: str | None) -> tuple[str, str]:
-    """(container id, network namespace path) for CONTAINER.
+    """(container id, network namespace path) for CONTAINER: a container's name, id or
+    id prefix (its sandbox, while it runs), else the id of a bare sandbox made by
+    ``NetworkManager.create_sandbox``; ``--netns`` names any other namespace file."""
+    from berth.cli.containers import engine_of
+    from berth.errors import ContainerNotFound, ContainerNotRunning
 
-    Until the engine resolves container names, CONTAINER is the id (or a unique prefix)
-    of a sandbox made by ``NetworkManager.create_sandbox`` ($BERTH_RUN/netns/<id>), and
-    ``--netns`` names any other namespace file.
-    """
     folder = os.path.join(ctx.obj.run_root, "netns")
     if netns:
         return ref, netns
+    try:
+        view = engine_of(ctx).get(ref)
+    except ContainerNotFound:
+        view = None
+    if view is not None:
+        path = os.path.join(folder, view.id)
+        if not os.path.exists(path):
+            raise ContainerNotRunning(f"container {view.name} is not running on a bridge network")
+        return view.id, path
     found = [n for n in (os.listdir(folder) if os.path.isdir(folder) else []) if n.startswith(ref)]
     if len(found) != 1:
         raise NotFound(f"no such container: {ref}" if not found else f"container {ref}: ambiguous id prefix")

@@ -40,6 +40,7 @@ from berth.runtime.linux import LinuxRuntime
 from berth.state import Database, open_database
 
 if TYPE_CHECKING:
+    from berth.network import NetworkManager
     from berth.store import Store
 
 DEFAULT_STOP_TIMEOUT = 10
@@ -98,6 +99,12 @@ class Engine:
         return self._store
 
     @property
+    def network(self) -> NetworkManager:
+        from berth.network import NetworkConfig, NetworkManager
+
+        return NetworkManager(self.db, self.root, self.run_root, config=NetworkConfig.from_env(os.environ))
+
+    @property
     def volumes(self) -> Volumes:
         return Volumes(self.db, self.root)
 
@@ -128,6 +135,8 @@ class Engine:
         container died with it (parent-death signal); record that and clean up."""
         with contextlib.suppress(BerthError, OSError):
             self.runtime.delete(rec.id, force=True)
+        if uses_sandbox(rec.config):
+            self._release_network(rec.id)
         fixed = replace(live, status=st.EXITED, pid=0, exit_code=137 if live.exit_code == 0 else live.exit_code,
                         finished_at=_now(), error="the container's shim exited unexpectedly")
         st.save(self.paths(rec.id).state, fixed)
@@ -195,9 +204,11 @@ class Engine:
             other = self.get(network.split(":", 1)[1])
             if not other.running or not other.live.pid:
                 raise ContainerNotRunning(f"cannot join network of a non running container: {other.id}")
-            netns = f"/proc/{other.live.pid}/ns/net"
-        elif network not in ("none", "host", "bridge", "default", ""):
-            raise NotFound(f"network {network} not found")
+            shared = self.network.sandbox_path(other.id)
+            netns = shared if os.path.exists(shared) else f"/proc/{other.live.pid}/ns/net"
+        elif uses_sandbox(cfg):
+            self.network.get(network_name(cfg))  # NetworkNotFound now, not at start
+            netns = self.network.sandbox_path(rec.id)
         hosts = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback",
                  "fe00::0\tip6-localnet", "ff00::0\tip6-mcastprefix", "ff02::1\tip6-allnodes",
                  "ff02::2\tip6-allrouters"]
@@ -215,10 +226,8 @@ class Engine:
                 resolv += "search " + " ".join(cfg.dns_search) + "\n"
             if cfg.dns_options:
                 resolv += "options " + " ".join(cfg.dns_options) + "\n"
-        with open(paths.hosts, "w") as f:
-            f.write("\n".join(hosts) + "\n")
-        with open(paths.resolv_conf, "w") as f:
-            f.write(resolv)
+        _write_text(paths.hosts, "\n".join(hosts) + "\n")
+        _write_text(paths.resolv_conf, resolv)
         with open(paths.hostname, "w") as f:
             f.write(hostname + "\n")
         resolved = specgen.Resolved(rec.id, paths.rootfs, paths.hosts, paths.resolv_conf, paths.hostname, volumes,
@@ -262,6 +271,10 @@ class Engine:
             log_max_file=cfg.log.max_file,
             rootfs_mounts=tuple((m.type, m.source, tuple(m.options)) for m in mounts),
             labels={**image_cfg.labels, **cfg.labels},
+            network=uses_sandbox(cfg),
+            # A shim forked by the fork server has the server's environment, not the
+            # command's: carry the network settings along.
+            network_env={k: v for k, v in os.environ.items() if k.startswith("BERTH_NET_")},
         )
         with open(paths.shim_config, "w") as f:
             f.write(shim.to_json())
@@ -277,12 +290,54 @@ class Engine:
         paths = self.paths(view.id)
         st.remove(paths.state)
         os.makedirs(paths.run_dir, exist_ok=True)
-        report = spawn.spawn(paths.shim_config, wait_for_start=wait_for_client)
-        if "error" in report:
-            err = ContainerStartError(str(report["error"]))
-            err.exit_code = int(report.get("exit_code", 125))
-            raise err
+        with contextlib.ExitStack() as undo:
+            if uses_sandbox(view.record.config):
+                undo.callback(self._release_network, view.id)
+                self._attach_network(view.record)
+            # SQLite must not cross a fork: the shim (and its children) would inherit the
+            # connection's lock bookkeeping without its POSIX locks, and a later connection
+            # there could write unlocked (a corrupt index was the result). The next use
+            # here reopens it.
+            self.db.close()
+            report = spawn.spawn(paths.shim_config, wait_for_start=wait_for_client)
+            if "error" in report:
+                err = ContainerStartError(str(report["error"]))
+                err.exit_code = int(report.get("exit_code", 125))
+                raise err
+            undo.pop_all()
         return report
+
+    def _attach_network(self, rec: ContainerRecord) -> None:
+        """The container's sandbox, its endpoint on the network, published ports, and
+        the /etc/hosts and /etc/resolv.conf that go with the address it got."""
+        from berth.network.types import PortBinding
+
+        cfg = rec.config
+        nm = self.network
+        hostname = cfg.hostname or rec.id[:12]
+        netns = nm.create_sandbox(rec.id)
+        ep = nm.connect(rec.id, network_name(cfg), netns, aliases=cfg.network_aliases, ip=cfg.ip or None,
+                        hostname=hostname, name=rec.name)
+        bindings = [PortBinding(p.host_ip, p.host_port, p.container_port, p.proto) for p in cfg.ports]
+        if cfg.publish_all:
+            exposed = set(cfg.exposed_ports) | set(self.store.images.get(rec.image_id).config.config.exposed_ports)
+            published = {(b.container_port, b.proto) for b in bindings}
+            for item in sorted(exposed):
+                port, _, proto = item.partition("/")
+                if (int(port), proto or "tcp") not in published:
+                    bindings.append(PortBinding("", 0, int(port), proto or "tcp"))
+        if bindings:
+            nm.publish(rec.id, ep, bindings)
+        paths = self.paths(rec.id)
+        hosts = [str(e) for e in nm.hosts_entries(rec.id, hostname)]
+        hosts += [f"{h.partition(':')[2]}\t{h.partition(':')[0]}" for h in cfg.extra_hosts]
+        _write_text(paths.hosts, "\n".join(hosts) + "\n")
+        _write_text(paths.resolv_conf, nm.resolv_conf(rec.id, servers=cfg.dns, search=cfg.dns_search,
+                                                      options=cfg.dns_options))
+
+    def _release_network(self, container_id: str) -> None:
+        with contextlib.suppress(BerthError, OSError):
+            self.network.release(container_id)
 
     def release(self, ref: str) -> dict[str, Any]:
         """Start a container whose shim waits for a client (``start(wait_for_client=True)``)."""
@@ -446,6 +501,8 @@ class Engine:
         paths = self.paths(rec.id)
         with contextlib.suppress(BerthError, OSError):
             self.runtime.delete(rec.id, force=True)
+        if uses_sandbox(rec.config):
+            self._release_network(rec.id)
         self._remove_snapshot(rec.id)
         anonymous = []
         if volumes:
@@ -571,6 +628,21 @@ class Engine:
             if not follow or (until is not None and time.time() > until):
                 return
             time.sleep(0.1)
+
+
+def uses_sandbox(cfg: ContainerConfig) -> bool:
+    """Bridge and user networks get a network namespace of berth's (a sandbox)."""
+    return cfg.network not in ("none", "host") and not cfg.network.startswith("container:")
+
+
+def network_name(cfg: ContainerConfig) -> str:
+    return "bridge" if cfg.network in ("", "default", "bridge") else cfg.network
+
+
+def _write_text(path: str, text: str) -> None:
+    # Replaced in place, not renamed: a running container has the file bind-mounted.
+    with open(path, "w") as f:
+        f.write(text)
 
 
 def _merge_env(base: tuple[str, ...], extra: tuple[str, ...]) -> list[str]:

@@ -14,7 +14,7 @@ import time
 from typing import Any
 
 from berth.engine import state as st
-from berth.engine.engine import ContainerView, Engine
+from berth.engine.engine import ContainerView, Engine, network_name, uses_sandbox
 from berth.engine.logs import parse_timestamp
 from berth.engine.model import ContainerConfig
 
@@ -28,10 +28,30 @@ def _command(view: ContainerView, engine: Engine) -> tuple[str, list[str]]:
     return (args[0], args[1:]) if args else ("", [])
 
 
-def _ports(cfg: ContainerConfig) -> dict[str, Any]:
+def _endpoints(view: ContainerView, engine: Engine) -> list[Any]:
+    if not view.running or not uses_sandbox(view.record.config):
+        return []
+    return list(engine.network.endpoints(view.id))
+
+
+def _published(view: ContainerView, engine: Engine) -> list[Any] | None:
+    """The ports as published (free host ports filled in), while the container runs."""
+    if not view.running or not uses_sandbox(view.record.config):
+        return None
+    return list(engine.network.ports(view.id))
+
+
+def _ports(cfg: ContainerConfig, published: list[Any] | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for exposed in cfg.exposed_ports:
         out.setdefault(exposed if "/" in exposed else f"{exposed}/tcp", None)
+    if published is not None:
+        for b in published:
+            key = f"{b.container_port}/{b.proto}"
+            bindings = out.get(key) or []
+            bindings.append({"HostIp": b.host_ip or "0.0.0.0", "HostPort": str(b.host_port)})
+            out[key] = bindings
+        return out
     for p in cfg.ports:
         key = f"{p.container_port}/{p.proto}"
         out.setdefault(key, None)
@@ -107,12 +127,22 @@ def container_json(view: ContainerView, engine: Engine) -> dict[str, Any]:
     if health is not None:
         state["Health"] = health
     networks: dict[str, Any] = {}
-    if cfg.network not in ("host", "none") and not cfg.network.startswith("container:"):
-        networks[cfg.network if cfg.network not in ("default", "") else "bridge"] = {
-            "IPAMConfig": None, "Links": None, "Aliases": list(cfg.network_aliases) or None, "NetworkID": "",
-            "EndpointID": "", "Gateway": "", "IPAddress": "", "IPPrefixLen": 0, "IPv6Gateway": "",
-            "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "MacAddress": "",
+    endpoints = _endpoints(view, engine)
+    if uses_sandbox(cfg):
+        networks[network_name(cfg)] = {
+            "IPAMConfig": {"IPv4Address": cfg.ip} if cfg.ip else None, "Links": None,
+            "Aliases": list(cfg.network_aliases) or None, "NetworkID": "", "EndpointID": "", "Gateway": "",
+            "IPAddress": "", "IPPrefixLen": 0, "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
+            "MacAddress": "",
         }
+        for ep in endpoints:
+            networks[ep.network] = {
+                "IPAMConfig": {"IPv4Address": cfg.ip} if cfg.ip and ep.network == network_name(cfg) else None,
+                "Links": None, "Aliases": [*ep.aliases, view.id[:12]] or None, "NetworkID": ep.network_id,
+                "EndpointID": ep.id, "Gateway": str(ep.gateway or ""), "IPAddress": str(ep.ip),
+                "IPPrefixLen": ep.prefixlen, "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
+                "MacAddress": ep.mac,
+            }
     elif cfg.network in ("host", "none"):
         networks[cfg.network] = {"IPAMConfig": None, "Links": None, "Aliases": None, "NetworkID": "",
                                  "EndpointID": "", "Gateway": "", "IPAddress": "", "IPPrefixLen": 0,
@@ -220,14 +250,14 @@ def container_json(view: ContainerView, engine: Engine) -> dict[str, Any]:
         },
         "NetworkSettings": {
             "Bridge": "",
-            "SandboxID": "",
+            "SandboxID": view.id if endpoints else "",
             "HairpinMode": False,
-            "Ports": _ports(cfg),
-            "SandboxKey": "",
-            "Gateway": "",
-            "IPAddress": "",
-            "IPPrefixLen": 0,
-            "MacAddress": "",
+            "Ports": _ports(cfg, _published(view, engine)),
+            "SandboxKey": endpoints[0].netns if endpoints else "",
+            "Gateway": str(endpoints[0].gateway or "") if endpoints else "",
+            "IPAddress": str(endpoints[0].ip) if endpoints else "",
+            "IPPrefixLen": endpoints[0].prefixlen if endpoints else 0,
+            "MacAddress": endpoints[0].mac if endpoints else "",
             "Networks": networks,
         },
     }
@@ -278,9 +308,15 @@ def summary_json(view: ContainerView, engine: Engine) -> dict[str, Any]:
     cfg = view.record.config
     path, args = _command(view, engine)
     ports = []
-    for p in cfg.ports:
-        ports.append({"IP": p.host_ip or "0.0.0.0", "PrivatePort": p.container_port, "PublicPort": p.host_port,
-                      "Type": p.proto})
+    published = _published(view, engine)
+    if published is not None:
+        for b in published:
+            ports.append({"IP": b.host_ip or "0.0.0.0", "PrivatePort": b.container_port, "PublicPort": b.host_port,
+                          "Type": b.proto})
+    else:
+        for p in cfg.ports:
+            ports.append({"IP": p.host_ip or "0.0.0.0", "PrivatePort": p.container_port, "PublicPort": 0,
+                          "Type": p.proto})
     return {
         "Id": view.id,
         "Names": ["/" + view.name],

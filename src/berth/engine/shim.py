@@ -87,6 +87,8 @@ class ShimConfig:
     log_max_file: int = 3
     rootfs_mounts: tuple[tuple[str, str, tuple[str, ...]], ...] = ()  # (type, source, options)
     labels: dict[str, str] = field(default_factory=dict)
+    network: bool = False  # release the network sandbox when the container is done for good
+    network_env: dict[str, str] = field(default_factory=dict)  # BERTH_NET_* of the command that made it
 
     def to_json(self) -> str:
         from dataclasses import asdict
@@ -644,7 +646,24 @@ class Shim:
         return False
 
     def _after_exit(self) -> None:
+        if self.cfg.network and not self.cfg.auto_remove:
+            self._release_network()
         self._finish_exit()
+
+    def _release_network(self) -> None:
+        """Free the address, ports and namespace: a stopped container holds none (the
+        next start makes them again). In a child: the network code stays out of the shim."""
+
+        def work() -> tuple[dict[str, Any], list[int]]:
+            from berth.network import NetworkConfig, NetworkManager
+            from berth.state import open_database
+
+            NetworkManager(open_database(self.cfg.root), self.cfg.root, self.cfg.run_root,
+                           config=NetworkConfig.from_env(self.cfg.network_env)).release(self.cfg.id)
+            return {}, []
+
+        with contextlib.suppress(BerthError, OSError):
+            in_child(work)
 
     def _finish_exit(self) -> None:
         self.done = True

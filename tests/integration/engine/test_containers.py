@@ -173,15 +173,17 @@ def test_commit_then_run_the_new_image(berth: Berth) -> None:
     assert berth.ok("run", "--rm", "greeter:1") == "committed"
 
 
-def test_fifty_parallel_runs_all_succeed_with_distinct_names(berth: Berth) -> None:
+def test_fifty_parallel_runs_all_succeed_with_distinct_names_and_addresses(berth: Berth) -> None:
     def start(i: int) -> str:
-        return berth.ok("run", "-d", "--network", "none", "busybox", "sleep", "600", timeout=120)
+        return berth.ok("run", "-d", "busybox", "sleep", "600", timeout=120)
 
     with ThreadPoolExecutor(max_workers=10) as pool:
         ids = list(pool.map(start, range(50)))
     assert len(set(ids)) == 50
     names = berth.ok("ps", "--format", "{{.Names}}").split()
     assert len(names) == 50 and len(set(names)) == 50
+    addresses = [berth.inspect(cid, "{{.NetworkSettings.IPAddress}}") for cid in ids]
+    assert len(set(addresses)) == 50 and all(a.startswith("10.88.") for a in addresses)
     for cid in ids:
         berth("rm", "-f", cid)
 
@@ -227,15 +229,26 @@ def test_events_are_recorded(berth: Berth) -> None:
         assert action in actions, (action, actions)
 
 
+def _mount_points() -> list[str]:
+    with open("/proc/self/mountinfo") as f:
+        return [line.split()[4] for line in f]
+
+
 def test_after_a_reboot_like_loss_containers_show_exited_and_start_again(berth: Berth) -> None:
     import shutil
 
     cid = berth.ok("run", "-d", "--name", "survivor", "busybox", "sleep", "600")
     state = json.load(open(os.path.join(berth.env["BERTH_ROOT"], "containers", cid, "state.json")))
-    # A reboot: every process gone at once, and the run directory (a tmpfs) empty.
+    # A reboot: every process gone at once, the kernel's network objects gone, and the
+    # run directory (a tmpfs) empty.
     os.kill(state["shim_pid"], signal.SIGKILL)
     os.kill(state["pid"], signal.SIGKILL)
     berth.until(lambda: not os.path.exists(f"/proc/{state['pid']}"), what="the processes to die")
+    from .conftest import teardown_networks
+
+    teardown_networks(berth.env)
+    for point in sorted(p for p in _mount_points() if p.startswith(berth.env["BERTH_RUN"])):
+        subprocess.run(["umount", "-l", point], check=False)
     shutil.rmtree(berth.env["BERTH_RUN"])
     os.makedirs(berth.env["BERTH_RUN"])
     assert berth.inspect("survivor", "{{.State.Status}}") == "exited"
