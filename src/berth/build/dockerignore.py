@@ -60,10 +60,22 @@ def compile_pattern(text: str) -> Pattern:
     body = text[1:] if exclusion else text
     regex = ["^"]
     i = 0
+    in_class = False
     while i < len(body):
         ch = body[i]
         i += 1
-        if ch == "*":
+        if in_class:
+            if ch == "]":
+                in_class = False
+                regex.append("]")
+            elif ch == "\\" and i < len(body):
+                regex.append(re.escape(body[i]))
+                i += 1
+            elif ch in "^-":
+                regex.append(ch)
+            else:
+                regex.append(re.escape(ch))
+        elif ch == "*":
             if i < len(body) and body[i] == "*":
                 i += 1
                 if i < len(body) and body[i] == "/":
@@ -81,8 +93,11 @@ def compile_pattern(text: str) -> Pattern:
                 i += 1
             else:
                 regex.append("\\\\")
-        elif ch in "[]":
-            regex.append(ch)
+        elif ch == "[":
+            in_class = True
+            regex.append("[")  # negation is [^…], as in Go's filepath.Match
+        elif ch == "]":
+            regex.append("\\]")
         else:
             regex.append(re.escape(ch))
     regex.append("$")

@@ -198,11 +198,23 @@ def _parse_in_fork(text: str) -> bytes:
 
 
 def _error_line(text: str, message: str) -> int:
-    """Where a parser error is: the parser names no line, so find the instruction
-    whose heredoc never ends (the one error it reports mid-file)."""
-    if "heredoc" not in message:
-        return 0
+    """Where a parser error is: the parser names no line. An unterminated heredoc is
+    found by scanning; any other error by parsing ever longer prefixes of the file
+    (a binary search: the first prefix that fails the same way ends at the line)."""
     lines = text.splitlines()
+    if "heredoc" not in message:
+        if "no instructions" in message:
+            return 0
+        low, high = 1, len(lines)
+        if _parse_isolated("\n".join(lines[:high]) + "\n") != message:
+            return 0
+        while low < high:
+            mid = (low + high) // 2
+            if _parse_isolated("\n".join(lines[:mid]) + "\n") == message:
+                high = mid
+            else:
+                low = mid + 1
+        return low
     i = 0
     while i < len(lines):
         marks = _HEREDOC_MARK.findall(lines[i]) if not lines[i].lstrip().startswith("#") else []

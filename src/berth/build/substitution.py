@@ -205,6 +205,8 @@ class _Scanner:
             raise SubstitutionError("syntax error: bad substitution")
         name = self.name()
         ch = self.next()
+        if ch == EOF:
+            raise SubstitutionError("syntax error: missing '}'")
         if ch == "}":
             return self.lookup(name)[0]
         if ch == "/":
@@ -221,7 +223,7 @@ class _Scanner:
             null_is_unset = True
             ch = self.next()
             modifier += ch
-        if ch not in "+-?#%" or ch == EOF:
+        if ch == EOF or ch not in "+-?#%":
             raise SubstitutionError(f"unsupported modifier ({modifier}) in substitution")
         raw_escapes = ch in "#%"
         if null_is_unset and raw_escapes:
