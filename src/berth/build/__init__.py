@@ -15,14 +15,35 @@ The pipeline, one module per stage (after BuildKit's frontend and solver):
     copy.py, steps.py, solver.py             carrying the plan out on the store
     output.py                                what the user sees
 
-Importing this package is cheap: the Go parser is only loaded in a child process.
+Importing this package is cheap (names below load on first use), and the Go parser is
+only ever loaded in a child process.
 """
 
-from berth.build.errors import DockerfileError, StepFailed
-from berth.build.output import TextProgress
-from berth.build.plan import BuildOptions, Plan
-from berth.build.solver import BuildRequest, BuildResult, Solver, load_plan
-from berth.build.steps import Secret
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from berth.build.errors import DockerfileError, StepFailed
+    from berth.build.output import TextProgress
+    from berth.build.plan import BuildOptions, Plan
+    from berth.build.solver import BuildRequest, BuildResult, Solver, load_plan
+    from berth.build.steps import Secret
+
+_WHERE = {
+    "DockerfileError": "errors", "StepFailed": "errors", "TextProgress": "output", "BuildOptions": "plan",
+    "Plan": "plan", "BuildRequest": "solver", "BuildResult": "solver", "Solver": "solver", "load_plan": "solver",
+    "Secret": "steps",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'berth.build' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"berth.build.{module}"), name)
+
 
 __all__ = ["BuildOptions", "BuildRequest", "BuildResult", "DockerfileError", "Plan", "Secret", "Solver",
            "StepFailed", "TextProgress", "load_plan"]

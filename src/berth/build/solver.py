@@ -19,8 +19,6 @@ import os
 import secrets
 import shutil
 import time
-import urllib.parse
-import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -281,6 +279,9 @@ class Solver:
         return None, None, binds
 
     def _fetch(self, step: Step, url: str, checksum: str) -> Fetched:
+        import urllib.parse
+        import urllib.request
+
         name = os.path.basename(urllib.parse.urlparse(url).path.rstrip("/")) or "index.html"
         path = self.ws.temp_path("download")
         digest = hashlib.sha256()

@@ -6,15 +6,16 @@ import os
 import shutil
 import sys
 import tempfile
-from typing import TYPE_CHECKING
 
 import click
 
+# Loaded with the command (not on first use) so that the fork server has it warm.
+from berth.build.output import TextProgress
+from berth.build.plan import BuildOptions
+from berth.build.solver import BuildRequest, Solver, load_plan
+from berth.build.steps import Secret
 from berth.cli._store import store_of
 from berth.errors import InvalidArgument
-
-if TYPE_CHECKING:
-    from berth.build import Secret
 
 CTX = {"help_option_names": ["-h", "--help"]}
 
@@ -36,8 +37,6 @@ def _pairs(values: tuple[str, ...], what: str, from_env: bool) -> dict[str, str]
 
 def _secrets(values: tuple[str, ...]) -> dict[str, Secret]:
     """``id=ID,src=FILE`` or ``id=ID,env=VAR`` (``type=file|env``, ``source=`` too)."""
-    from berth.build import Secret
-
     out: dict[str, Secret] = {}
     for value in values:
         fields = dict(item.partition("=")[::2] for item in value.split(","))
@@ -126,7 +125,6 @@ def build(ctx: click.Context, context: str, tags: tuple[str, ...], dockerfile: s
       tar -C src -c . | berth build -t app -
       berth build -q --iidfile id.txt .
     """
-    from berth.build import BuildOptions, BuildRequest, Solver, TextProgress, load_plan
     from berth.oci.descriptor import Platform
 
     settings = ctx.find_root().obj
