@@ -266,3 +266,44 @@ def test_saved_image_passes_skopeo(builder: Builder, tmp_path: Path) -> None:
     copied = subprocess.run(["skopeo", "copy", f"docker-archive:{archive}", f"oci:{tmp_path / 'oci'}:fmt"],
                             capture_output=True, text=True, timeout=60)
     assert copied.returncode == 0, copied.stderr
+
+
+def _layer_names(archive: Path) -> list[list[str]]:
+    with tarfile.open(archive) as outer:
+        manifest = json.load(outer.extractfile("manifest.json"))[0]  # type: ignore[arg-type]
+        out = []
+        for layer in manifest["Layers"]:
+            data = outer.extractfile(layer).read()  # type: ignore[union-attr]
+            if data[:2] == b"\x1f\x8b":
+                data = gzip.decompress(data)
+            with tarfile.open(fileobj=io.BytesIO(data)) as t:
+                out.append(t.getnames())
+    return out
+
+
+def test_run_layers_hold_only_the_steps_own_changes(builder: Builder, tmp_path: Path) -> None:
+    # The runtime binds /etc/hosts, /etc/resolv.conf and /etc/hostname and makes mount
+    # points for cache and tmpfs mounts; busybox has none of those files: none may leak.
+    builder.write({"Dockerfile": "FROM busybox\nRUN echo x > /newfile\n"
+                                 "RUN --mount=type=cache,target=/root/.cache --mount=type=tmpfs,target=/scratch/t "
+                                 "echo y > /tmp/y\nWORKDIR /a/b\n"})
+    builder.build("-t", "layers")
+    archive = tmp_path / "layers.tar"
+    builder.ok("save", "-o", str(archive), "layers")
+    assert _layer_names(archive)[1:] == [["newfile"], ["tmp", "tmp/y"], ["a", "a/b"]]
+
+
+def test_builder_prune_drops_the_cache_but_not_tagged_images(builder: Builder) -> None:
+    builder.write({"Dockerfile": "FROM busybox\nRUN --mount=type=cache,target=/c echo a > /c/a && echo a > /a\n"
+                                 "ENV X=1\n"})
+    builder.build("-t", "kept")
+    assert len(builder.ok("images", "-a", "-q").split()) == 3  # busybox, the RUN step, the result
+    assert len(builder.ok("images", "-q").split()) == 2  # the step image is hidden, as Docker hides it
+    assert "Build Cache" in builder.ok("system", "df")
+    out = builder.ok("builder", "prune", "-f")
+    assert "Deleted build cache objects: 1" in out
+    assert len(builder.ok("images", "-a", "-q").split()) == 2
+    assert not (builder.root / "build" / "cache" / "%2Fc").exists()
+    assert builder.ok("run", "--rm", "kept", "cat", "/a").strip() == "a"
+    again = builder.build("-t", "kept")
+    assert "CACHED" not in again
