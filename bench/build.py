@@ -4,7 +4,8 @@
 Usage: PYTHONPATH=src .venv/bin/python bench/build.py [--runs N] [--no-docker]
 
 One multi-stage Dockerfile (18 steps: 5 RUN, 5 COPY, WORKDIR, metadata) over a
-generated context of ~4 MB in ~190 files plus ignored logs, built by every engine
+generated context of ~4 MB in ~190 files plus ignored logs, and a small one (FROM,
+COPY, RUN, CMD; the size PEERS.md's figures were measured with), built by every engine
 from the same busybox rootfs tar (``berth import`` / ``docker import`` as
 busybox:latest, so ``FROM busybox`` needs no registry). Measured per engine, as
 medians of ``--runs`` runs:
@@ -23,6 +24,7 @@ at the end only if this bench started it.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import random
 import shutil
@@ -63,6 +65,21 @@ EXPOSE 8080
 CMD ["cat", "/app/checksum"]
 """
 
+SMALL_DOCKERFILE = """\
+FROM busybox
+COPY hello.txt /hello.txt
+RUN cat /hello.txt > /copy.txt
+CMD ["cat", "/copy.txt"]
+"""
+
+
+def make_small_context(folder: str) -> None:
+    os.makedirs(folder)
+    with open(os.path.join(folder, "hello.txt"), "w") as f:
+        f.write("hello\n")
+    with open(os.path.join(folder, "Dockerfile"), "w") as f:
+        f.write(SMALL_DOCKERFILE)
+
 
 def make_context(folder: str) -> int:
     """The generated context; returns its size in bytes (ignored files included)."""
@@ -98,6 +115,13 @@ def run(cmd: list[str], env: dict[str, str] | None = None) -> str:
     if result.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)}: exit {result.returncode}:\n{result.stdout}\n{result.stderr}")
     return result.stdout
+
+
+def measure(build: Callable[..., object], ctx: str, runs: int) -> dict[str, float]:
+    """Medians of ``build(ctx, "--no-cache")`` and, after one warm-up, ``build(ctx)``."""
+    build(ctx)
+    return {"no-cache": statistics.median(timed(lambda: build(ctx, "--no-cache"), runs)),
+            "cached": statistics.median(timed(lambda: build(ctx), runs))}
 
 
 def timed(fn: Callable[[], object], runs: int) -> list[float]:
@@ -155,6 +179,8 @@ class Docker:
                 if time.monotonic() > deadline or self.started.poll() is not None:
                     raise RuntimeError(f"dockerd did not start (see {work}/dockerd.log)")
                 time.sleep(0.2)
+        had = subprocess.run([DOCKER, "image", "inspect", "busybox:latest"], capture_output=True).returncode == 0
+        self.imported = not had
         run([DOCKER, "import", busybox_tar, "busybox:latest"])
 
     @staticmethod
@@ -163,14 +189,15 @@ class Docker:
             return False
         return subprocess.run([DOCKER, "info"], capture_output=True, timeout=30).returncode == 0
 
-    def build(self, ctx: str, buildkit: bool, *flags: str) -> str:
+    def build(self, ctx: str, *flags: str, buildkit: bool) -> str:
         env = dict(os.environ, DOCKER_BUILDKIT="1" if buildkit else "0")
         name = "buildkit" if buildkit else "classic"
         return run([DOCKER, "build", "-q", *flags, "-t", f"{TAG}:{name}", ctx], env)
 
     def stop(self) -> None:
-        for name in ("classic", "buildkit"):
-            subprocess.run([DOCKER, "rmi", "-f", f"{TAG}:{name}"], capture_output=True)
+        names = [f"{TAG}:classic", f"{TAG}:buildkit"] + (["busybox:latest"] if self.imported else [])
+        for name in names:  # only what this bench made: the daemon may be someone else's
+            subprocess.run([DOCKER, "rmi", "-f", name], capture_output=True)
         if self.started is not None and self.started.poll() is None:
             self.started.terminate()
             self.started.wait(timeout=30)
@@ -185,7 +212,7 @@ def main() -> None:
         sys.exit("bench/build.py: run as root")
     work = tempfile.mkdtemp(prefix="berth-bench-build-")
     berth = docker = None
-    results: dict[str, dict[str, float]] = {}
+    results: dict[tuple[str, str], dict[str, float]] = {}
     notes: list[str] = []
     try:
         ctx = os.path.join(work, "ctx")
@@ -195,6 +222,9 @@ def main() -> None:
         with tarfile.open(busybox_tar, "w") as t:
             t.add(rootfs, arcname=".")
 
+        small = os.path.join(work, "small")
+        make_small_context(small)
+        scenarios = {"18-step multi-stage": ctx, "small (4 steps)": small}
         berth = Berth(work, busybox_tar)
         start = time.perf_counter()
         berth.build(ctx)
@@ -202,23 +232,17 @@ def main() -> None:
                      f"{(time.perf_counter() - start) * 1000:.0f} ms")
         out = run([*berth.exe, "run", "--rm", f"{TAG}:berth"], berth.env).strip()
         notes.append(f"the image runs: {out}")
-        results["berth"] = {
-            "no-cache": statistics.median(timed(lambda: berth.build(ctx, "--no-cache"), args.runs)),  # type: ignore[union-attr]
-            "cached": statistics.median(timed(lambda: berth.build(ctx), args.runs)),  # type: ignore[union-attr]
-        }
         if not args.no_docker:
             try:
                 docker = Docker(work, busybox_tar)
             except (RuntimeError, OSError, subprocess.TimeoutExpired) as err:
                 notes.append(f"docker skipped: {err}")
+        for scenario, folder in scenarios.items():
+            results[(scenario, "berth")] = measure(berth.build, folder, args.runs)
             if docker is not None:
                 for name, buildkit in (("docker classic", False), ("docker buildkit", True)):
-                    docker.build(ctx, buildkit)
-                    results[name] = {
-                        "no-cache": statistics.median(
-                            timed(lambda b=buildkit: docker.build(ctx, b, "--no-cache"), args.runs)),  # type: ignore[union-attr]
-                        "cached": statistics.median(timed(lambda b=buildkit: docker.build(ctx, b), args.runs)),  # type: ignore[union-attr]
-                    }
+                    results[(scenario, name)] = measure(functools.partial(docker.build, buildkit=buildkit),
+                                                        folder, args.runs)
     finally:
         if berth is not None:
             berth.stop()
@@ -226,18 +250,13 @@ def main() -> None:
             docker.stop()
         shutil.rmtree(work, ignore_errors=True)
 
-    print(f"\n18-step multi-stage Dockerfile, {size / 1e6:.1f} MB context, median of {args.runs} runs (ms)\n")
-    head = f"{'engine':<18} {'no-cache':>10} {'cached':>10}"
-    others = [n for n in results if n != "berth"]
-    for n in others:
-        head += f" {'berth/' + n.split()[-1] + ' nc':>18} {'berth/' + n.split()[-1] + ' c':>17}"
-    print(head)
-    for name, r in results.items():
-        line = f"{name:<18} {r['no-cache']:>10.0f} {r['cached']:>10.1f}"
-        if name == "berth":
-            for n in others:
-                line += f" {r['no-cache'] / results[n]['no-cache']:>18.2f} {r['cached'] / results[n]['cached']:>17.2f}"
-        print(line)
+    print(f"\nmedian of {args.runs} runs, milliseconds; the 18-step build's context is {size / 1e6:.1f} MB\n")
+    print(f"{'Dockerfile':<22} {'engine':<16} {'no-cache':>9} {'cached':>8} {'berth/this nc':>14} "
+          f"{'berth/this c':>13}")
+    for (scenario, name), r in results.items():
+        mine = results[(scenario, "berth")]
+        print(f"{scenario:<22} {name:<16} {r['no-cache']:>9.0f} {r['cached']:>8.1f} "
+              f"{mine['no-cache'] / r['no-cache']:>14.2f} {mine['cached'] / r['cached']:>13.2f}")
     for note in notes:
         print(note)
 
