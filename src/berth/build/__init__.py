@@ -14,6 +14,7 @@ The pipeline, one module per stage (after BuildKit's frontend and solver):
     keys.py, cache.py                        cache keys, why a step missed, the DB table
     copy.py, steps.py, solver.py             carrying the plan out on the store
     output.py                                what the user sees
+    testing.py                               fakes for tests without a store
 
 Importing this package is cheap (names below load on first use), and the Go parser is
 only ever loaded in a child process.

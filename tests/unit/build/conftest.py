@@ -1,10 +1,10 @@
-"""Fixtures of the build unit tests (the fakes live in berth.testing.build)."""
+"""Fixtures of the build unit tests (the fakes live in berth.build.testing)."""
 
 from __future__ import annotations
 
 import pytest
 
-from berth.testing.build import FakeImages
+from berth.build.testing import FakeImages
 
 
 @pytest.fixture

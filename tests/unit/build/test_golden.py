@@ -20,8 +20,8 @@ from berth.build.errors import DockerfileError
 from berth.build.instructions import parse_program
 from berth.build.parser import parse
 from berth.build.plan import BuildOptions, make_plan
+from berth.build.testing import FakeImages
 from berth.oci.descriptor import Platform
-from berth.testing.build import FakeImages
 
 HERE = Path(__file__).parent
 CASES = sorted(p.name for p in (HERE / "testfiles").iterdir() if p.is_dir())

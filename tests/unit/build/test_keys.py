@@ -12,7 +12,7 @@ from berth.build.context import BuildContext
 from berth.build.copy import CopyError
 from berth.build.keys import copy_inputs, plan_keys
 from berth.build.ops import CopyOp
-from berth.testing.build import plan_of
+from berth.build.testing import plan_of
 
 ARGS_DOCKERFILE = """\
 FROM busybox AS other

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from berth.build.errors import DockerfileError
-from berth.testing.build import FakeImages, plan_of
+from berth.build.testing import FakeImages, plan_of
 
 MULTI = """\
 FROM busybox AS deps
