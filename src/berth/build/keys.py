@@ -138,7 +138,8 @@ def record(step: Step, inputs: Inputs | None, slot: str = "") -> dict[str, Any]:
     """What the cache keeps beside a key to explain a later miss: where the step is
     (``slot``: which Dockerfile, stage and position), build args as hashes of their
     values, files as digests."""
-    out: dict[str, Any] = {"args": {k: short(v) for k, v in sorted(step.used_args.items())}}
+    out: dict[str, Any] = {"args": {k: short(v) for k, v in sorted(step.used_args.items())},
+                           "text": short(step.text)}
     if slot:
         out["at"] = short(slot)
     if inputs is not None:
@@ -160,12 +161,9 @@ def explain(cache: BuildCache, parent: str, step: Step, now: dict[str, Any], *, 
     here = [e for e in siblings if now.get("at") and e.inputs.get("at") == now.get("at")]
     same = [e for e in siblings if e.created_by == step.created_by]
     for entry in (here[:1] or same[:1]):
-        changed = _diff(entry.inputs, now)
-        if changed:
-            return changed
-        if entry.created_by != step.created_by:
+        if entry.inputs.get("text") != now.get("text") and entry.created_by != step.created_by:
             return f"the instruction changed (was: {_clip(entry.created_by)})"
-        return "its options changed"
+        return _diff(entry.inputs, now) or "its options changed"
     if parent.startswith("image:"):
         elsewhere = [e for e in cache.like(step.created_by) if e.parent.startswith("image:")]
         if elsewhere:

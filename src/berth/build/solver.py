@@ -323,6 +323,10 @@ class Solver:
                              err.exit_code) from None
         except CopyError as err:
             raise self._error(step, str(err)) from err
+        except DockerfileError:
+            raise
+        except BerthError as err:  # from the store or the runtime: say which step
+            raise self._error(step, str(err)) from err
         raise AssertionError(f"unknown op {op!r}")
 
 
