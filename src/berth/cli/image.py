@@ -8,6 +8,7 @@ from berth.cli.main import LazyGroup
 
 # name → "module:attribute"; the build and registry layers add build, pull and push.
 IMAGE_LAZY: dict[str, str] = {
+    "build": "berth.cli.build:build",
     "history": "berth.cli.history:history",
     "import": "berth.cli.import_:import_",
     "inspect": "berth.cli.image_inspect:image_inspect",

@@ -28,8 +28,8 @@ def _filters(values: tuple[str, ...]) -> dict[str, list[str]]:
 
 @click.command("images", context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("repository", required=False, metavar="[REPOSITORY[:TAG]]")
-@click.option("-a", "--all", "show_all", is_flag=True, help="Show all images (berth keeps no intermediate images, so "
-              "this is the same list).")
+@click.option("-a", "--all", "show_all", is_flag=True, help="Show all images, including the untagged intermediate "
+              "images of build steps (kept as build cache).")
 @click.option("--digests", is_flag=True, help="Show digests.")
 @click.option("-f", "--filter", "filters", multiple=True, metavar="FILTER",
               help="Filter: dangling=true|false, reference=PATTERN, label=KEY[=VALUE], before=IMAGE, "
@@ -58,7 +58,14 @@ def images(ctx: click.Context, repository: str | None, show_all: bool, digests: 
     all_images = store.images.list()
     before = _time_of(store, wanted.get("before"))
     since = _time_of(store, wanted.get("since"), latest=True)
+    hidden: set[str] = set()
+    if not show_all:
+        from berth.build.cache import intermediate_ids
+
+        hidden = intermediate_ids(store.db)
     for image in all_images:
+        if str(image.id) in hidden and not image.repo_tags and not image.repo_digests:
+            continue
         if not _keep(image, wanted, before, since):
             continue
         names = [n for n in image.repo_tags if _ref_match(n, wanted.get("reference"))] if "reference" in wanted \

@@ -49,6 +49,8 @@ LAZY: dict[str, str] = {
     "volume": "berth.cli.volumes:volume",
     # images
     "bootstrap": "berth.cli.bootstrap:bootstrap",
+    "build": "berth.cli.build:build",
+    "builder": "berth.cli.builder:builder",
     "history": "berth.cli.history:history",
     "image": "berth.cli.image:image",
     "images": "berth.cli.images:images",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import json
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import click
@@ -18,7 +19,7 @@ import click
 from berth.cli._format import ago, echo_table, human_size, render
 from berth.cli._store import store_of
 
-DF_SOURCES: list[str] = ["berth.cli.system_df:store_rows"]
+DF_SOURCES: list[str] = ["berth.cli.system_df:store_rows", "berth.cli.builder:df_rows"]
 ROW_ORDER = ("Images", "Containers", "Local Volumes", "Build Cache", "Logs")
 
 
@@ -30,6 +31,26 @@ def _source(spec: str) -> Callable[[click.Context], Iterable[Any]]:
     module, _, attr = spec.partition(":")
     fn: Callable[[click.Context], Iterable[Any]] = getattr(importlib.import_module(module), attr)
     return fn
+
+
+@dataclass(frozen=True)
+class _Row:
+    type: str
+    total: int
+    active: int
+    size: int
+    reclaimable: int
+
+
+def _merged(rows: list[Any]) -> list[Any]:
+    """One row per type: several layers may report the same kind (the store's empty
+    Build Cache row, and the build system's)."""
+    by_type: dict[str, Any] = {}
+    for row in rows:
+        old = by_type.get(row.type)
+        by_type[row.type] = row if old is None else _Row(row.type, old.total + row.total, old.active + row.active,
+                                                          old.size + row.size, old.reclaimable + row.reclaimable)
+    return list(by_type.values())
 
 
 def _reclaimable(row: Any) -> str:
@@ -52,7 +73,7 @@ def df(ctx: click.Context, verbose: bool, fmt: str | None) -> None:
       berth system df -v
       berth system df --format '{{.Type}}: {{.Size}}'
     """
-    rows = [row for spec in DF_SOURCES for row in _source(spec)(ctx)]
+    rows = _merged([row for spec in DF_SOURCES for row in _source(spec)(ctx)])
     rows.sort(key=lambda r: ROW_ORDER.index(r.type) if r.type in ROW_ORDER else len(ROW_ORDER))
     items = [{"Type": r.type, "TotalCount": str(r.total), "Active": str(r.active),
               "Size": human_size(r.size, 4), "Reclaimable": _reclaimable(r)} for r in rows]
