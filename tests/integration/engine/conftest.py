@@ -9,7 +9,6 @@ import sys
 import tarfile
 import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -64,29 +63,9 @@ class Berth:
         return self.ok("inspect", "-f", template, ref)
 
 
-def network_env(tmp_path: Path) -> dict[str, str]:
-    """Host-wide network names of this test's own (bridge, nft table, link prefixes)."""
-    tag = uuid.uuid4().hex[:6]
-    return {"BERTH_NET_DEFAULT_BRIDGE": f"bt{tag}", "BERTH_NET_TABLE": f"bt_{tag}",
-            "BERTH_NET_BRIDGE_PREFIX": f"b{tag[:4]}-", "BERTH_NET_VETH_PREFIX": f"v{tag[:4]}"}
-
-
-def teardown_networks(env: dict[str, str]) -> None:
-    """The kernel side of every network of this root: bridges, nft table, DNS."""
-    from berth.network import NetworkConfig, NetworkManager
-    from berth.state import open_database
-
-    root = env["BERTH_ROOT"]
-    db = open_database(root)
-    try:
-        NetworkManager(db, root, env["BERTH_RUN"], config=NetworkConfig.from_env(env)).teardown()
-    finally:
-        db.close()
-
-
 @pytest.fixture
 def berth(berth_env: dict[str, str], tmp_path: Path, busybox_tar: str) -> Iterator[Berth]:
-    env = dict(berth_env, BERTH_FORKSERVER="0", **network_env(tmp_path))
+    env = dict(berth_env, BERTH_FORKSERVER="0")
     b = Berth(env, tmp_path)
     b.ok("import", busybox_tar, "busybox:latest")
     yield b
@@ -94,4 +73,3 @@ def berth(berth_env: dict[str, str], tmp_path: Path, busybox_tar: str) -> Iterat
         b("rm", "-f", cid)
     for net in b("network", "ls", "-q", "--filter", "type=custom").stdout.split():
         b("network", "rm", net)
-    teardown_networks(env)

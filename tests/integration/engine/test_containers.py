@@ -244,7 +244,7 @@ def test_after_a_reboot_like_loss_containers_show_exited_and_start_again(berth: 
     os.kill(state["shim_pid"], signal.SIGKILL)
     os.kill(state["pid"], signal.SIGKILL)
     berth.until(lambda: not os.path.exists(f"/proc/{state['pid']}"), what="the processes to die")
-    from .conftest import teardown_networks
+    from berth.testing.netenv import teardown_networks
 
     teardown_networks(berth.env)
     for point in sorted(p for p in _mount_points() if p.startswith(berth.env["BERTH_RUN"])):
