@@ -19,7 +19,8 @@ import click
 from berth.cli._format import ago, echo_table, human_size, render
 from berth.cli._store import store_of
 
-DF_SOURCES: list[str] = ["berth.cli.system_df:store_rows", "berth.cli.builder:df_rows"]
+DF_SOURCES: list[str] = ["berth.cli.system_df:store_rows", "berth.cli.builder:df_rows",
+                         "berth.cli.system_engine:df_rows"]
 ROW_ORDER = ("Images", "Containers", "Local Volumes", "Build Cache", "Logs")
 
 

@@ -18,7 +18,7 @@ from berth.cli._format import human_size
 from berth.cli._store import confirm, store_of
 from berth.cli.image_prune import parse_prune_filters
 
-PRUNERS: list[str] = ["berth.cli.system_prune:IMAGES"]
+PRUNERS: list[str] = ["berth.cli.system_engine:CONTAINERS", "berth.cli.system_prune:IMAGES"]
 
 
 class _ImagePruner:
@@ -48,18 +48,21 @@ def _pruner(spec: str) -> Any:
 @click.option("-f", "--force", is_flag=True, help="Do not prompt for confirmation.")
 @click.option("--filter", "filters", multiple=True, metavar="FILTER",
               help="until=DURATION|TIME, label=KEY[=VALUE]. Repeatable.")
+@click.option("--volumes", is_flag=True, help="Also remove anonymous volumes no container uses.")
 @click.pass_context
-def prune(ctx: click.Context, all_unused: bool, force: bool, filters: tuple[str, ...]) -> None:
-    """Remove unused data: dangling images (all unused ones with -a), unused build
-    cache, and the layers and blobs no image or container needs. What an image or a
-    container still uses is never removed.
+def prune(ctx: click.Context, all_unused: bool, force: bool, filters: tuple[str, ...], volumes: bool) -> None:
+    """Remove unused data: stopped containers, networks no container uses, dangling
+    images (all unused ones with -a), unused build cache, and the layers and blobs no
+    image or container needs; with --volumes, unused anonymous volumes. What a running
+    container or an image still uses is never removed.
 
     \b
     Examples:
       berth system prune
-      berth system prune -af
+      berth system prune -af --volumes
     """
-    pruners = [_pruner(spec) for spec in PRUNERS]
+    specs = PRUNERS + (["berth.cli.system_engine:VOLUMES"] if volumes else [])
+    pruners = [_pruner(spec) for spec in specs]
     lines = [f"  - {line}" for p in pruners for line in p.describe(all_unused)]
     if not confirm("WARNING! This will remove:\n" + "\n".join(lines) + "\n\nAre you sure you want to continue?",
                    force):

@@ -301,3 +301,16 @@ def test_cp_from_and_into_a_stopped_container(berth: Berth) -> None:
     # `..` cannot climb out of the container: busybox has no /etc/shadow, the host does.
     escape = berth("cp", "stopped:/../../../../etc/shadow", str(berth.tmp / "x"))
     assert escape.returncode != 0 and not (berth.tmp / "x").exists()
+
+
+def test_system_df_and_prune_count_containers_volumes_and_logs(berth: Berth) -> None:
+    berth.ok("run", "--name", "writer", "-v", "/anon", "busybox", "sh", "-c",
+             "dd if=/dev/zero of=/big bs=1M count=2 2>/dev/null; echo done")
+    berth.ok("run", "-d", "--name", "keeper", "--network", "none", "busybox", "sleep", "600")
+    rows = {line.split()[0]: line.split() for line in berth.ok("system", "df").splitlines()[1:]}
+    assert rows["Containers"][1:3] == ["2", "1"]
+    assert rows["Local"][2:4] == ["1", "1"]  # "Local Volumes": one, used by the stopped container
+    out = berth.ok("system", "prune", "-f", "--volumes")
+    assert "Deleted Containers:" in out and "Deleted Volumes:" in out
+    assert berth.ok("ps", "-a", "--format", "{{.Names}}") == "keeper"
+    assert berth.ok("volume", "ls", "-q") == ""
