@@ -41,6 +41,18 @@ class DiffResult:
     entries: int
 
 
+# Files the runtime makes as targets of its bind mounts (a container's hosts,
+# hostname and resolv.conf) when the image lacks them. Empty and absent from the
+# lower layers, they are mount points, not changes: Docker keeps them in an init layer
+# under the container's, berth leaves them out of diffs and committed layers.
+MOUNT_PLACEHOLDERS = frozenset({"etc/hosts", "etc/hostname", "etc/resolv.conf", "dev/console"})
+
+
+def is_placeholder(rel: str, st: os.stat_result, lowers: Sequence[str]) -> bool:
+    return (rel in MOUNT_PLACEHOLDERS and stat.S_ISREG(st.st_mode) and st.st_size == 0
+            and _lower_stat(lowers, rel) is None)
+
+
 class _HashingSink:
     def __init__(self, out: tf.Sink) -> None:
         self._out = out
@@ -65,7 +77,7 @@ def write_diff(
     """Write the layer tar of ``upper`` over ``lowers`` to ``out``; see the module doc."""
     sink = _HashingSink(out)
     writer = tf.TarWriter(sink)
-    walker = _Walker(writer, opaque_xattr)
+    walker = _Walker(writer, opaque_xattr, lowers)
     if kind == "overlay":
         walker.overlay(upper, "")
     else:
@@ -121,9 +133,10 @@ class _PipeReader:
 
 
 class _Walker:
-    def __init__(self, writer: tf.TarWriter, opaque_xattr: str) -> None:
+    def __init__(self, writer: tf.TarWriter, opaque_xattr: str, lowers: Sequence[str] = ()) -> None:
         self.writer = writer
         self.opaque_xattr = opaque_xattr
+        self.lowers = lowers
         self.links: dict[tuple[int, int], str] = {}
         self.size = 0
         self.count = 0
@@ -160,6 +173,8 @@ class _Walker:
             child = _join(rel, name)
             if wh.is_whiteout(st):
                 self._whiteout(rel, name, st)
+                continue
+            if is_placeholder(child, st, self.lowers):
                 continue
             self._emit(path, child, st)
             if stat.S_ISDIR(st.st_mode):
@@ -283,12 +298,16 @@ def changes(upper: str, lowers: Sequence[str], *, kind: Kind = "overlay",
             if stat.S_ISDIR(st.st_mode) and wh.is_opaque(path, opaque_xattr) and _in_lowers(lowers, rel):
                 record("D", "/" + rel)
                 continue
+            if is_placeholder(rel, st, lowers):
+                continue
             lower = _lower_stat(lowers, rel)
             if lower is None:
                 record("A", "/" + rel)
-            elif stat.S_ISDIR(st.st_mode) and stat.S_ISDIR(lower.st_mode) and \
-                    st.st_mode == lower.st_mode and st.st_mtime_ns == lower.st_mtime_ns:
-                continue  # only copied up because something inside changed
+            elif stat.S_ISDIR(st.st_mode) and stat.S_ISDIR(lower.st_mode) and st.st_mode == lower.st_mode \
+                    and (st.st_uid, st.st_gid) == (lower.st_uid, lower.st_gid):
+                # Only copied up (or its mtime moved) because something inside changed;
+                # a real change inside marks it changed anyway.
+                continue
             else:
                 record("C", "/" + rel)
     else:
