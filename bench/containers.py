@@ -82,6 +82,9 @@ def measure_run_exec(engines: list[Engine], runs: int) -> list[tuple[str, str, f
         samples = timed(lambda e=e: e.run("run", "--rm", "--network", "none", "busybox:bench", "true"), runs)
         rows.append((e.name, "run --rm --network none true", statistics.median(samples),
                      sorted(samples)[int(len(samples) * 0.9) - 1]))
+        samples = timed(lambda e=e: e.run("run", "--rm", "busybox:bench", "true"), runs)
+        rows.append((e.name, "run --rm (bridge) true", statistics.median(samples),
+                     sorted(samples)[int(len(samples) * 0.9) - 1]))
     for e in engines:
         e.run("run", "-d", "--name", "bench-exec", "--network", "none", "busybox:bench", "sleep", "3600")
         try:
@@ -177,6 +180,10 @@ def main() -> None:
     for name, what, med, p90 in rows:
         print(f"{name:<16} {what:<32} {med:>8.1f} {p90:>8.1f}")
     by = {(n, w): m for n, w, m, _ in rows}
+    for e in engines:
+        bridge, none = by.get((e.name, "run --rm (bridge) true")), by.get((e.name, "run --rm --network none true"))
+        if bridge and none:
+            print(f"  {e.name}: attaching to the bridge adds {bridge - none:.1f} ms to run")
     for what in ("run --rm --network none true", "exec true"):
         base = by.get(("berth (warm)", what))
         for peer in ("podman", "docker"):
