@@ -205,6 +205,9 @@ def main() -> None:
 
     for name, why in skipped.items():
         print(f"skipped {name}: {why}")
+    from berth.testing.netenv import teardown_networks
+
+    teardown_networks(root_env)  # the bench's bridge, nft table and DNS go with it
     subprocess.run(["rm", "-rf", work])
 
 
