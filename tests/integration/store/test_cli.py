@@ -69,7 +69,8 @@ def test_system_df_and_check(store: Store, env: dict[str, str]) -> None:
     lines = berth(env, "system", "df").stdout.decode().splitlines()
     assert lines[0].split() == ["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"]
     assert lines[1].split()[:3] == ["Images", "1", "0"] and lines[1].endswith("(100%)")
-    assert lines[2].startswith("Build Cache")
+    types = [line.split("  ")[0].strip() for line in lines[1:]]
+    assert types == ["Images", "Containers", "Local Volumes", "Build Cache", "Logs"]
     rows = [json.loads(x) for x in berth(env, "system", "df", "--format", "json").stdout.splitlines()]
     assert rows[0]["Type"] == "Images"
     out = berth(env, "system", "check").stdout.decode()
