@@ -115,7 +115,10 @@ def _start_server(path: str) -> None:
         return  # a server for this stamp is starting or running
     finally:
         os.close(fd)
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": os.environ.get("LANG", "C.UTF-8")}
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": os.environ.get("LANG", "C.UTF-8"),
+           # The server must import the very package the stamp was computed over (a
+           # PYTHONPATH checkout, not whatever the venv's editable install points at).
+           "PYTHONPATH": os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))}
     subprocess.Popen([sys.executable, "-m", "berth.cli.forkserver", path], stdin=subprocess.DEVNULL,
                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, env=env,
                      close_fds=True)
