@@ -3,8 +3,15 @@
 Stage 1 joins the cgroup and the namespaces named by path, creates the user
 namespace (waiting for the parent to write its id maps) and unshares the rest, then
 forks stage 2, which is PID 1 of the new pid namespace: it builds the root file
-system, pivots, sets up the process (terminal, limits, user, capabilities, seccomp)
-and, once released through the start gate, execs the container's program.
+system, pivots, sets up the process (terminal, limits, user, capabilities) and, once
+released through the start gate, loads seccomp and execs the container's program.
+
+Without a user namespace there is a shorter way (:func:`direct`, as crun does it):
+the runtime forks the container's PID 1 straight into its pid namespace, and moves it
+into its cgroup while the child already unshares and mounts. Moving a process between
+cgroup v1 groups waits for an RCU grace period (~10 ms) unless another move happened
+moments before, so overlapping it with the mounts hides most of that wait; the child
+enters its cgroup namespace only once the runtime says it is in its cgroup.
 
 These functions never return: they exec or ``os._exit``. A failure is sent to the
 parent as an ERROR message; after the parent has gone it is written to stderr.
@@ -109,38 +116,85 @@ def stage1(plan: InitPlan, sock: socket.socket, gate: int, stdio: Stdio, securit
 
 
 def stage2(plan: InitPlan, sock: socket.socket, gate: int, security: ProcessSecurity) -> NoReturn:
+    _guard(sock, lambda: _become_container(plan, sock, gate, security, None))
+
+
+# Namespaces the runtime, not the direct child, takes care of: it forks the child into
+# its pid namespace, and the cgroup namespace waits until the child is in its cgroup.
+_DIRECT_LATER = ns.CloneFlag.CLONE_NEWPID | ns.CloneFlag.CLONE_NEWCGROUP
+
+
+def direct(plan: InitPlan, sock: socket.socket, gate: int, stdio: Stdio, security: ProcessSecurity,
+           runtime_end: socket.socket) -> NoReturn:
+    """The container's PID 1, forked by the runtime into its pid namespace (no user
+    namespace: see the module's comment). ``runtime_end`` is the runtime's side of the
+    sync socket, closed here."""
+
     def body() -> NoReturn:
-        os.setsid()
-        proc = plan.process
-        if proc.oom_score_adj is not None:
-            with open("/proc/self/oom_score_adj", "w") as f:
-                f.write(str(proc.oom_score_adj))
-        rootfs.prepare(plan)
-        if "prestart" in plan.hooks or "createRuntime" in plan.hooks:
-            sync.send(sock, sync.HOOKS)
-            sync.expect(sock, sync.HOOKS_DONE, "its hooks ran")
-        rootfs.pivot(plan.rootfs)
-        rootfs.finish(plan)
-        if plan.hostname:
-            uts.sethostname(plan.hostname)
-        if plan.domainname:
-            uts.setdomainname(plan.domainname)
-        for key, value in plan.sysctl:
-            with open("/proc/sys/" + key.replace(".", "/"), "w") as f:
-                f.write(value)
-        if proc.terminal:
-            master, slave_path = tty.open_pty("/dev/ptmx")
-            rootfs.bind_console(slave_path)
-            _attach_terminal(slave_path, proc)
-            sync.send(sock, sync.PTY, fds=[master])
-            os.close(master)
-        proc = _named_user(proc, security)
-        program = resolve_program(proc)
-        sync.send(sock, sync.CREATED)
-        _wait_gate(gate)
-        finalize(proc, security, program, 3 + security.preserve_fds)
+        runtime_end.close()
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        _set_stdio(stdio)
+        for kind, path in plan.join_namespaces:
+            if not ns.BY_TYPE[kind] & _DIRECT_LATER:
+                ns.join(path, ns.BY_TYPE[kind])
+        flags = plan.new_namespaces & ~_DIRECT_LATER
+        if flags:
+            ns.unshare(ns.CloneFlag(flags))
+        _become_container(plan, sock, gate, security, lambda: _enter_cgroup(plan, sock))
 
     _guard(sock, body)
+
+
+def _enter_cgroup(plan: InitPlan, sock: socket.socket) -> None:
+    """Wait until the runtime has moved us into the container's cgroup, then enter (or
+    create) the cgroup namespace, whose root is the cgroup we are in at that moment."""
+    sync.expect(sock, sync.JOINED, "it was moved into its cgroup")
+    for kind, path in plan.join_namespaces:
+        if kind == "cgroup":
+            ns.join(path, ns.CloneFlag.CLONE_NEWCGROUP)
+    if plan.new_namespaces & ns.CloneFlag.CLONE_NEWCGROUP:
+        ns.unshare(ns.CloneFlag.CLONE_NEWCGROUP)
+
+
+def _become_container(plan: InitPlan, sock: socket.socket, gate: int, security: ProcessSecurity,
+                      enter_cgroup: Callable[[], None] | None) -> NoReturn:
+    """PID 1's set-up: root file system, hooks, pivot, terminal, process; then the gate."""
+    os.setsid()
+    proc = plan.process
+    if proc.oom_score_adj is not None:
+        with open("/proc/self/oom_score_adj", "w") as f:
+            f.write(str(proc.oom_score_adj))
+    rootfs.prepare(plan, enter_cgroup)
+    if "prestart" in plan.hooks or "createRuntime" in plan.hooks:
+        sync.send(sock, sync.HOOKS)
+        sync.expect(sock, sync.HOOKS_DONE, "its hooks ran")
+    rootfs.pivot(plan.rootfs)
+    rootfs.finish(plan)
+    if plan.hostname:
+        uts.sethostname(plan.hostname)
+    if plan.domainname:
+        uts.setdomainname(plan.domainname)
+    for key, value in plan.sysctl:
+        with open("/proc/sys/" + key.replace(".", "/"), "w") as f:
+            f.write(value)
+    if proc.terminal:
+        master, slave_path = tty.open_pty("/dev/ptmx")
+        rootfs.bind_console(slave_path)
+        _attach_terminal(slave_path, proc)
+        sync.send(sock, sync.PTY, fds=[master])
+        os.close(master)
+    proc = _named_user(proc, security)
+    program = resolve_program(proc)
+    # As runc does, drop privileges before waiting: a failure is a create-time error,
+    # and `start` then costs little more than the execve.
+    early = _privileges_before_gate(proc, security)
+    if early:
+        drop_privileges(proc, security)
+    sync.send(sock, sync.CREATED)
+    _wait_gate(gate)
+    if not early:
+        drop_privileges(proc, security)
+    exec_program(proc, security, program, 3 + security.preserve_fds)
 
 
 def _named_user(proc: ProcessPlan, security: ProcessSecurity) -> ProcessPlan:
@@ -218,6 +272,20 @@ def _switch_user(proc: ProcessPlan) -> None:
 
 def finalize(proc: ProcessPlan, security: ProcessSecurity, program: str, first_closed_fd: int = 3) -> NoReturn:
     """The last steps before execve, shared by a container's first process and exec."""
+    drop_privileges(proc, security)
+    exec_program(proc, security, program, first_closed_fd)
+
+
+def _privileges_before_gate(proc: ProcessPlan, security: ProcessSecurity) -> bool:
+    """Whether the process may drop its privileges before the start gate: not when a
+    seccomp filter must be loaded first (without no_new_privs that needs
+    CAP_SYS_ADMIN), because the filter would then also judge the wait at the gate."""
+    return not (security.seccomp and not proc.no_new_privileges)
+
+
+def drop_privileges(proc: ProcessPlan, security: ProcessSecurity) -> None:
+    """Limits, capabilities, user and working folder: everything before the exec but a
+    no_new_privs seccomp filter, which :func:`exec_program` loads as late as it can."""
     _set_rlimits(proc)
     if proc.caps is not None:
         caps.drop_bounding(proc.caps.bounding)
@@ -237,8 +305,13 @@ def finalize(proc: ProcessPlan, security: ProcessSecurity, program: str, first_c
         os.umask(proc.umask)
     if proc.no_new_privileges:
         prctl.set_no_new_privs()
-        if security.seccomp:
-            sc.load_bpf(security.seccomp, security.seccomp_flags)
+
+
+def exec_program(proc: ProcessPlan, security: ProcessSecurity, program: str, first_closed_fd: int = 3) -> NoReturn:
+    """Load a no_new_privs seccomp filter, reset signals, and exec (under berth's init
+    when asked)."""
+    if proc.no_new_privileges and security.seccomp:
+        sc.load_bpf(security.seccomp, security.seccomp_flags)
     _reset_signals()
     if security.parent_death_signal:
         # Set last: a change of credentials clears it, and the stage-1 parent is gone.
@@ -260,12 +333,15 @@ def _exec(program: str, proc: ProcessPlan) -> NoReturn:
 
 
 def _reset_signals() -> None:
-    # Python ignores SIGPIPE and SIGXFSZ, and ignored signals survive execve.
+    # Python ignores SIGPIPE and SIGXFSZ, the fork server SIGHUP, and ignored signals
+    # survive execve. Python's table knows every disposition it set or found at start-up
+    # (None: set outside Python), so only those that are not already default cost a call.
     for sig in signal.valid_signals():
         if sig in (signal.SIGKILL, signal.SIGSTOP):
             continue
         try:
-            signal.signal(sig, signal.SIG_DFL)
+            if signal.getsignal(sig) is not signal.SIG_DFL:
+                signal.signal(sig, signal.SIG_DFL)
         except (OSError, ValueError):
             continue
     signal.pthread_sigmask(signal.SIG_SETMASK, [])

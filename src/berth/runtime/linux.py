@@ -27,8 +27,9 @@ import sys
 import termios
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import NoReturn
 
 from berth.errors import (
     AlreadyExists,
@@ -42,10 +43,10 @@ from berth.oci.spec import Process, Spec
 from berth.runtime import init, plan, sync
 from berth.runtime import seccomp as seccomp_cache
 from berth.runtime.api import ContainerState, ProcessIO, Status
-from berth.sys import prctl
+from berth.sys import ns, prctl
 from berth.sys.cgroups import CgroupManager, open_cgroup
 from berth.sys.fs import write_atomic as write_atomic
-from berth.sys.ns import PROC_NAME
+from berth.sys.ns import PROC_NAME, CloneFlag
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +128,9 @@ class LinuxRuntime:
         write_atomic(os.path.join(self._dir(container_id), STATE), json.dumps(record).encode(), durable=False)
 
     def state(self, container_id: str) -> ContainerState:
-        record = self._read(container_id)
+        return self._state(container_id, self._read(container_id))
+
+    def _state(self, container_id: str, record: dict[str, object]) -> ContainerState:
         pid = int(str(record.get("pid", 0)))
         started = record.get("start_time")
         alive = pid > 0 and process_start_time(pid) == started
@@ -249,15 +252,20 @@ class LinuxRuntime:
             # `start` to find; the container's init reads the byte `start` writes.
             gate = os.open(fifo, os.O_RDWR | os.O_CLOEXEC)
         stdio = init.Stdio(io.stdin, io.stdout, io.stderr)
-        _flush_std()
-        stage1 = os.fork()
-        if stage1 == 0:
-            parent.close()
-            init.stage1(init_plan, child, gate, stdio, security)
+        init_pid = 0
+        stage1 = 0
+        if _can_fork_directly(init_plan):
+            init_pid = _fork_into_pid_namespace(
+                init_plan, lambda: init.direct(init_plan, child, gate, stdio, security, parent))
+        else:
+            _flush_std()
+            stage1 = os.fork()
+            if stage1 == 0:
+                parent.close()
+                init.stage1(init_plan, child, gate, stdio, security)
         if not run_mode:
             os.close(gate)
             child.close()
-        init_pid = 0
 
         def kill_init() -> None:
             if init_pid:
@@ -268,6 +276,11 @@ class LinuxRuntime:
         undo.callback(kill_init)
         master: int | None = None
         try:
+            if init_pid:
+                # While this waits for the cgroup move, the child unshares and mounts.
+                if init_plan.cgroup_path:
+                    open_cgroup(init_plan.cgroup_path).add_process(init_pid)
+                sync.send(parent, sync.JOINED)
             while True:
                 message, fds = sync.recv(parent)
                 if message is None:
@@ -326,12 +339,7 @@ class LinuxRuntime:
             run_hooks(hooks, {**state.to_json(), "status": "running"})
 
     def _hooks(self, container_id: str) -> dict[str, tuple[tuple[str, tuple[str, ...], tuple[str, ...], int | None], ...]]:
-        raw = self._read(container_id).get("hooks") or {}
-        out = {}
-        if isinstance(raw, dict):
-            for kind, entries in raw.items():
-                out[kind] = tuple((str(e[0]), tuple(e[1]), tuple(e[2]), e[3]) for e in entries)
-        return out
+        return _hooks_of(self._read(container_id))
 
     def start_created(self, created: Created) -> None:
         """Release a container made with ``run_mode``: its gate is the sync socket."""
@@ -357,7 +365,8 @@ class LinuxRuntime:
             with contextlib.suppress(Exception):
                 self.delete(container_id, force=True)
             raise
-        self._poststart(container_id, self.state(container_id))
+        if created.hooks.get("poststart"):  # (create's record has them too; no need to read it back)
+            self._poststart(container_id, self.state(container_id))
         if detach:
             if created.master is not None:
                 os.close(created.master)
@@ -430,7 +439,8 @@ class LinuxRuntime:
         self._write(container_id, record)
 
     def delete(self, container_id: str, *, force: bool = False) -> None:
-        state = self.state(container_id)
+        record = self._read(container_id)
+        state = self._state(container_id, record)
         if state.status in (Status.RUNNING, Status.PAUSED) and not force:
             raise StateTransitionError(
                 f"container {container_id}: cannot delete a {state.status.value} container (stop it or use --force)"
@@ -447,7 +457,7 @@ class LinuxRuntime:
         if cgroup is not None:
             _wait_empty(cgroup)
             cgroup.destroy()
-        hooks = self._hooks(container_id).get("poststop", ())
+        hooks = _hooks_of(record).get("poststop", ())
         shutil.rmtree(self._dir(container_id), ignore_errors=True)
         if hooks:
             with contextlib.suppress(Exception):
@@ -525,6 +535,47 @@ def _flush_std() -> None:
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
             stream.flush()
+
+
+def _hooks_of(record: dict[str, object]) -> dict[str, tuple[tuple[str, tuple[str, ...], tuple[str, ...], int | None], ...]]:
+    raw = record.get("hooks") or {}
+    out = {}
+    if isinstance(raw, dict):
+        for kind, entries in raw.items():
+            out[kind] = tuple((str(e[0]), tuple(e[1]), tuple(e[2]), e[3]) for e in entries)
+    return out
+
+
+def _can_fork_directly(init_plan: plan.InitPlan) -> bool:
+    """Whether the container's PID 1 can be forked straight from here (``init.direct``):
+    not with a user namespace, which must exist before the other namespaces are made
+    (they belong to it) and needs the parent to write its id maps in between."""
+    return not (init_plan.new_namespaces & CloneFlag.CLONE_NEWUSER) and all(
+        kind != "user" for kind, _ in init_plan.join_namespaces)
+
+
+def _fork_into_pid_namespace(init_plan: plan.InitPlan, child: Callable[[], NoReturn]) -> int:
+    """Fork ``child`` as the first process of the container's new (or joined) pid
+    namespace. unshare and setns of a pid namespace apply to the caller's future
+    children only, so this process moves its children's pid namespace there for the
+    one fork and back right after."""
+    joined = next((path for kind, path in init_plan.join_namespaces if kind == "pid"), None)
+    switch = joined is not None or bool(init_plan.new_namespaces & CloneFlag.CLONE_NEWPID)
+    own = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC) if switch else -1
+    try:
+        if joined is not None:
+            ns.join(joined, CloneFlag.CLONE_NEWPID)
+        elif switch:
+            ns.unshare(CloneFlag.CLONE_NEWPID)
+        _flush_std()
+        pid = os.fork()
+        if pid == 0:
+            child()  # never returns: it execs or exits
+    finally:
+        if switch:
+            ns.setns(own, CloneFlag.CLONE_NEWPID, "/proc/self/ns/pid")
+            os.close(own)
+    return pid
 
 
 def _destroy_quietly(cgroup: CgroupManager) -> None:

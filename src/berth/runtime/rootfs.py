@@ -15,6 +15,7 @@ import errno
 import os
 import shutil
 import stat
+from collections.abc import Callable
 
 from berth.runtime.plan import REMOUNT_KEEP, DeviceNode, InitPlan, MountStep
 from berth.sys import mount as m
@@ -219,15 +220,22 @@ def mount_rootfs(plan: InitPlan) -> None:
         mount_by_options(mnt.type, mnt.source or mnt.type, mnt.options, plan.rootfs)
 
 
-def prepare(plan: InitPlan) -> None:
-    """Everything before pivot_root."""
+def prepare(plan: InitPlan, enter_cgroup: Callable[[], None] | None = None) -> None:
+    """Everything before pivot_root. ``enter_cgroup``, when given, runs once, before the
+    first cgroup file system is mounted (which shows the cgroup namespace's root) or
+    else after the last mount."""
     m.mount(None, "/", None, F(plan.root_propagation))
     if plan.rootfs_mounts:
         mount_rootfs(plan)
     else:
         m.mount(plan.rootfs, plan.rootfs, None, F.MS_BIND | F.MS_REC)
     for step in plan.mounts:
+        if enter_cgroup is not None and step.fstype in ("cgroup", "cgroup2"):
+            enter_cgroup()
+            enter_cgroup = None
         mount_step(plan.rootfs, step)
+    if enter_cgroup is not None:
+        enter_cgroup()
     populate_dev(plan.rootfs, plan)
     cwd = secure_join(plan.rootfs, plan.process.cwd)
     if not os.path.exists(cwd):

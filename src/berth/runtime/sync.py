@@ -18,6 +18,11 @@ One SOCK_SEQPACKET socketpair, one JSON object per packet, fds by SCM_RIGHTS::
       │ start: a byte on the gate ──────────────────────────────────► │ execve; the socket closes
       │                                                               │ (CLOEXEC) — EOF means it ran
 
+Without a user namespace (``init.direct``) the parent forks the container's PID 1
+itself, into its pid namespace: there is no stage 1 and no PID message; instead the
+parent moves the child into its cgroup while the child mounts, then sends JOINED,
+which the child waits for before it enters its cgroup namespace.
+
 Any step may instead send ERROR {message, field, errno} and exit; the parent raises it
 as the matching berth error.
 """
@@ -39,6 +44,7 @@ HOOKS = "hooks"
 HOOKS_DONE = "hooks-done"
 PTY = "pty"
 CREATED = "created"
+JOINED = "joined"
 ERROR = "error"
 
 _MAX = 65536
