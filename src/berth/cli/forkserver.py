@@ -2,8 +2,11 @@
 
 One process per user and berth version, started on demand, single-threaded for its
 whole life (fork is only safe without threads). It imports every verb, freezes the
-garbage collector so forked children share its memory pages, and then, per
-connection, forks:
+garbage collector so forked children share its memory pages, and keeps one **spare**
+child forked ahead of time, blocked in ``accept``: a command never waits for the fork
+(about a millisecond and a half, most of it copying page tables and faulting in the
+pages the child writes first). The spare that takes a connection tells the server,
+which forks the next one, and becomes, depending on the request:
 
 - a **cli** worker: takes the client's stdio fds, environment, working directory,
   umask and open-file limit, runs the ``berth`` command line, and sends back its exit
@@ -16,7 +19,8 @@ Protocol: one length-prefixed marshal message (+ SCM_RIGHTS fds) from the client
 server's child answers ``{"pid": N}`` and, for cli workers, ``{"exit": code}`` at the
 end (launch.py defines the framing). Clients must have
 the server's uid (SO_PEERCRED). The server exits after ``IDLE`` seconds without a
-connection, or when its socket file is replaced.
+connection, or when its socket file is replaced; an idle spare dies with it
+(PR_SET_PDEATHSIG), a spare that took a connection lives on.
 """
 
 from __future__ import annotations
@@ -47,6 +51,9 @@ PRELOAD = (
     "berth.engine.options", "berth.runtime.linux", "berth.runtime.defaults", "berth.state.db",
     "berth.store", "berth.network", "berth.cli.images", "berth.cli.network", "berth.cli.system",
     "sqlite3", "tarfile", "termios", "tty", "selectors", "subprocess", "shlex",
+    # click looks every short option (-b, -d, -e …) up as a long one first and builds
+    # its "did you mean" suggestions with difflib before falling back.
+    "difflib",
 )
 
 
@@ -155,30 +162,22 @@ def _run_shim(conn: socket.socket, request: dict[str, Any], fds: list[int]) -> N
     shim.main(str(request["config"]), report_fd, bool(request.get("wait_for_start")))
 
 
-def _handle(conn: socket.socket, listener: socket.socket, socket_path: str) -> None:
-    creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-    _, uid, _ = struct.unpack("3i", creds)
-    if uid != os.geteuid():
-        conn.close()
-        return
+def _spare(listener: socket.socket, taken: int, server: int, socket_path: str) -> NoReturn:
+    """A child forked ahead of the next connection: accept it, tell the server (which
+    forks the next spare), then serve it as a cli worker or a shim."""
     try:
-        request, fds = _recv_request(conn)
-    except (OSError, ValueError):
-        conn.close()
-        return
-    pid = os.fork()
-    if pid != 0:
-        for fd in fds:
-            os.close(fd)
-        conn.close()
-        return
-    try:
-        listener.close()
+        from berth.sys import prctl
+
+        prctl.set_pdeathsig(signal.SIGKILL)  # an idle spare must not outlive the server
+        if os.getppid() != server:
+            os._exit(0)  # it is already gone
         _child_defaults()
-        if request.get("kind") == "cli":
-            _run_cli(conn, request, fds, socket_path)
-        elif request.get("kind") == "shim":
-            _run_shim(conn, request, fds)
+        conn, _ = listener.accept()
+        os.write(taken, b".")
+        prctl.set_pdeathsig(0)  # a worker or shim that has a client outlives the server
+        listener.close()
+        os.close(taken)
+        _handle(conn, socket_path)
     except BaseException as err:  # noqa: B036 - a forked child must never return into the server loop
         with contextlib.suppress(Exception):
             os.write(2, f"berth: fork server worker failed: {err!r}\n".encode())
@@ -186,8 +185,24 @@ def _handle(conn: socket.socket, listener: socket.socket, socket_path: str) -> N
         os._exit(125)
 
 
+def _handle(conn: socket.socket, socket_path: str) -> None:
+    creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    _, uid, _ = struct.unpack("3i", creds)
+    if uid != os.geteuid():
+        return
+    try:
+        request, fds = _recv_request(conn)
+    except (OSError, ValueError):
+        return
+    if request.get("kind") == "cli":
+        _run_cli(conn, request, fds, socket_path)
+    elif request.get("kind") == "shim":
+        _run_shim(conn, request, fds)
+
+
 def serve(path: str) -> None:
     import fcntl
+    import select
 
     directory = os.path.dirname(path)
     os.makedirs(directory, mode=0o700, exist_ok=True)
@@ -208,15 +223,26 @@ def serve(path: str) -> None:
     listener.listen(128)
     os.rename(temp, path)
     inode = os.stat(path).st_ino
-    listener.settimeout(IDLE)
+    taken_r, taken_w = os.pipe2(os.O_CLOEXEC)
+    server = os.getpid()
+    spare = -1
     try:
         while True:
-            try:
-                conn, _ = listener.accept()
-            except TimeoutError:
+            if spare < 0:
+                pid = os.fork()
+                if pid == 0:
+                    os.close(taken_r)
+                    _spare(listener, taken_w, server, path)
+                spare = os.pidfd_open(pid)
+            # A byte on the pipe: the spare took a connection. The pidfd alone: it died
+            # before it could (it is reaped already, SIGCHLD is ignored).
+            ready, _, _ = select.select([taken_r, spare], [], [], IDLE)
+            if not ready:
                 return
-            conn.settimeout(None)
-            _handle(conn, listener, path)
+            if taken_r in ready:
+                os.read(taken_r, 64)
+            os.close(spare)
+            spare = -1
             try:
                 if os.stat(path).st_ino != inode:
                     return
