@@ -42,6 +42,7 @@ from typing import Any, NoReturn
 
 from berth.cli.launch import pack
 from berth.engine.spawn import ENV_SOCKET, quiet_stdio
+from berth.sys.cgroups import start_move_grace_period
 
 IDLE = 600.0
 
@@ -225,29 +226,34 @@ def serve(path: str) -> None:
     inode = os.stat(path).st_ino
     taken_r, taken_w = os.pipe2(os.O_CLOEXEC)
     server = os.getpid()
-    spare = -1
+
+    def fork_spare() -> int:
+        pid = os.fork()
+        if pid == 0:
+            os.close(taken_r)
+            _spare(listener, taken_w, server, path)
+        return os.pidfd_open(pid)
+
+    spare = fork_spare()
     try:
         while True:
-            if spare < 0:
-                pid = os.fork()
-                if pid == 0:
-                    os.close(taken_r)
-                    _spare(listener, taken_w, server, path)
-                spare = os.pidfd_open(pid)
             # A byte on the pipe: the spare took a connection. The pidfd alone: it died
             # before it could (it is reaped already, SIGCHLD is ignored).
             ready, _, _ = select.select([taken_r, spare], [], [], IDLE)
             if not ready:
                 return
-            if taken_r in ready:
-                os.read(taken_r, 64)
             os.close(spare)
-            spare = -1
             try:
                 if os.stat(path).st_ino != inode:
                     return
             except FileNotFoundError:
                 return
+            spare = fork_spare()
+            if taken_r in ready:
+                os.read(taken_r, 64)
+                # The worker may be about to start a container: with the next spare
+                # forked, spend this idle moment on the wait its cgroup move needs.
+                start_move_grace_period()
     finally:
         with contextlib.suppress(OSError):
             if os.stat(path).st_ino == inode:
