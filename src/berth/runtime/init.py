@@ -33,8 +33,8 @@ from typing import NoReturn
 from berth.runtime import rootfs, sync, users
 from berth.runtime.plan import InitPlan, ProcessPlan
 from berth.runtime.sync import ExecNotFound, ExecPermission
+from berth.sys import bpf as sc
 from berth.sys import caps, ns, prctl, tty, uts
-from berth.sys import seccomp as sc
 from berth.sys._libc import libc, syscall_number
 from berth.sys.cgroups import open_cgroup
 

@@ -48,6 +48,9 @@ JOINED = "joined"
 ERROR = "error"
 
 _MAX = 65536
+# Messages without fields, encoded once: the container's side sends them between fork
+# and exec, where every page its code touches is a copy-on-write fault.
+_BARE = {kind: json.dumps({"type": kind}).encode() for kind in (USERNS, MAPPED, HOOKS, HOOKS_DONE, PTY, CREATED, JOINED)}
 
 
 def pair() -> tuple[socket.socket, socket.socket]:
@@ -56,7 +59,9 @@ def pair() -> tuple[socket.socket, socket.socket]:
 
 
 def send(sock: socket.socket, kind: str, fds: list[int] | None = None, **fields: Any) -> None:
-    data = json.dumps({"type": kind, **fields}).encode()
+    data = None if fields else _BARE.get(kind)
+    if data is None:
+        data = json.dumps({"type": kind, **fields}).encode()
     if fds:
         sock.sendmsg([data], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))])
     else:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import os
 
-from berth.sys._libc import call, libc, syscall_number
+from berth.sys._libc import SyscallError, call, libc, syscall_number
 
 
 class MountFlag(enum.IntFlag):
@@ -48,8 +48,12 @@ def mount(source: str | None, target: str, fstype: str | None, flags: MountFlag 
     tgt = os.fsencode(target)
     typ = os.fsencode(fstype) if fstype is not None else None
     dat = os.fsencode(data) if data else None
-    detail = f"type={fstype} source={source}" + (f" data={data}" if data else "") if fstype or source else ""
-    call(lambda: int(libc.mount(src, tgt, typ, int(flags), dat)), "mount", target, detail)
+    try:
+        call(lambda: int(libc.mount(src, tgt, typ, int(flags), dat)), "mount", target)
+    except SyscallError as err:
+        if fstype or source:  # worded only on failure: a container start makes ~30 mounts
+            err.detail = f"type={fstype} source={source}" + (f" data={data}" if data else "")
+        raise
 
 
 def umount(target: str, flags: int = 0) -> None:

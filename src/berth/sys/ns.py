@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import os
 
-from berth.sys._libc import call, libc
+from berth.sys._libc import SyscallError, call, libc
 
 
 class CloneFlag(enum.IntFlag):
@@ -43,7 +43,11 @@ PROC_NAME: dict[str, str] = {
 
 
 def unshare(flags: CloneFlag) -> None:
-    call(lambda: int(libc.unshare(int(flags))), "unshare", None, repr(flags))
+    try:
+        call(lambda: int(libc.unshare(int(flags))), "unshare")
+    except SyscallError as err:
+        err.detail = repr(flags)  # worded only on failure (an enum's repr is not cheap)
+        raise
 
 
 def setns(fd: int, flag: CloneFlag | int = 0, path: str | None = None) -> None:
