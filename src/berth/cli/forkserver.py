@@ -15,12 +15,15 @@ which forks the next one, and becomes, depending on the request:
   image, so each shim costs only the pages it writes — this is what keeps a thousand
   containers cheap.
 
+A third child, the **primer**, hides most of a kernel wait from container starts: see
+``_primer``.
+
 Protocol: one length-prefixed marshal message (+ SCM_RIGHTS fds) from the client; the
 server's child answers ``{"pid": N}`` and, for cli workers, ``{"exit": code}`` at the
 end (launch.py defines the framing). Clients must have
 the server's uid (SO_PEERCRED). The server exits after ``IDLE`` seconds without a
-connection, or when its socket file is replaced; an idle spare dies with it
-(PR_SET_PDEATHSIG), a spare that took a connection lives on.
+connection, or when its socket file is replaced; an idle spare and the primer die
+with it (PR_SET_PDEATHSIG), a spare that took a connection lives on.
 """
 
 from __future__ import annotations
@@ -52,6 +55,9 @@ PRELOAD = (
     "berth.engine.options", "berth.runtime.linux", "berth.runtime.defaults", "berth.state.db",
     "berth.store", "berth.network", "berth.cli.images", "berth.cli.network", "berth.cli.system",
     "sqlite3", "tarfile", "termios", "tty", "selectors", "subprocess", "shlex",
+    # Loaded lazily by the runtime (a cold start may not need them); a worker must not
+    # import them between fork and exec.
+    "berth.runtime.users", "berth.sys.tty", "berth.sys.mount_options", "berth.sys.seccomp", "shutil", "logging",
     # click looks every short option (-b, -d, -e …) up as a long one first and builds
     # its "did you mean" suggestions with difflib before falling back.
     "difflib",
@@ -163,9 +169,9 @@ def _run_shim(conn: socket.socket, request: dict[str, Any], fds: list[int]) -> N
     shim.main(str(request["config"]), report_fd, bool(request.get("wait_for_start")))
 
 
-def _spare(listener: socket.socket, taken: int, server: int, socket_path: str) -> NoReturn:
-    """A child forked ahead of the next connection: accept it, tell the server (which
-    forks the next spare), then serve it as a cli worker or a shim."""
+def _spare(listener: socket.socket, taken: int, prime: int, server: int, socket_path: str) -> NoReturn:
+    """A child forked ahead of the next connection: accept it, tell the primer and the
+    server (which forks the next spare), then serve it as a cli worker or a shim."""
     try:
         from berth.sys import prctl
 
@@ -174,16 +180,38 @@ def _spare(listener: socket.socket, taken: int, server: int, socket_path: str) -
             os._exit(0)  # it is already gone
         _child_defaults()
         conn, _ = listener.accept()
+        with contextlib.suppress(OSError):  # (a full pipe or a dead primer: no matter)
+            os.write(prime, b".")
         os.write(taken, b".")
         prctl.set_pdeathsig(0)  # a worker or shim that has a client outlives the server
         listener.close()
         os.close(taken)
+        os.close(prime)
         _handle(conn, socket_path)
     except BaseException as err:  # noqa: B036 - a forked child must never return into the server loop
         with contextlib.suppress(Exception):
             os.write(2, f"berth: fork server worker failed: {err!r}\n".encode())
     finally:
         os._exit(125)
+
+
+def _primer(requests: int, server: int) -> NoReturn:
+    """A child that, for every connection a spare takes, starts the RCU grace period a
+    cgroup move waits for (see ``start_move_grace_period``): the worker may be about to
+    move a container into its cgroup, ~10 ms later; by then the wait is (mostly) over.
+    It blocks for the grace period, which is why neither the server nor the worker does
+    this. It ends with the server."""
+    try:
+        from berth.sys import prctl
+
+        prctl.set_pdeathsig(signal.SIGKILL)
+        if os.getppid() != server:
+            os._exit(0)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        while os.read(requests, 64):
+            start_move_grace_period()
+    finally:
+        os._exit(0)
 
 
 def _handle(conn: socket.socket, socket_path: str) -> None:
@@ -225,13 +253,21 @@ def serve(path: str) -> None:
     os.rename(temp, path)
     inode = os.stat(path).st_ino
     taken_r, taken_w = os.pipe2(os.O_CLOEXEC)
+    prime_r, prime_w = os.pipe2(os.O_CLOEXEC)
+    os.set_blocking(prime_w, False)
     server = os.getpid()
+    if os.fork() == 0:
+        for fd in (taken_r, taken_w, prime_w, lock):
+            os.close(fd)
+        listener.close()
+        _primer(prime_r, server)
+    os.close(prime_r)
 
     def fork_spare() -> int:
         pid = os.fork()
         if pid == 0:
             os.close(taken_r)
-            _spare(listener, taken_w, server, path)
+            _spare(listener, taken_w, prime_w, server, path)
         return os.pidfd_open(pid)
 
     spare = fork_spare()
@@ -251,9 +287,6 @@ def serve(path: str) -> None:
             spare = fork_spare()
             if taken_r in ready:
                 os.read(taken_r, 64)
-                # The worker may be about to start a container: with the next spare
-                # forked, spend this idle moment on the wait its cgroup move needs.
-                start_move_grace_period()
     finally:
         with contextlib.suppress(OSError):
             if os.stat(path).st_ino == inode:

@@ -55,6 +55,8 @@ REMOUNT_KEEP = M.MS_NOSUID | M.MS_NODEV | M.MS_NOEXEC | M.MS_NOATIME | M.MS_NODI
 
 @dataclass(frozen=True, slots=True)
 class MountStep:
+    """One mount to make under the rootfs, with flags and data already parsed."""
+
     destination: str  # absolute path inside the container
     fstype: str
     source: str
@@ -72,6 +74,8 @@ class MountStep:
 
 @dataclass(frozen=True, slots=True)
 class DeviceNode:
+    """A device node to create in the container's /dev."""
+
     path: str
     kind: str  # c, b, u, p
     major: int
@@ -93,6 +97,8 @@ DEFAULT_DEVICES = (
 
 @dataclass(frozen=True, slots=True)
 class CapPlan:
+    """Capability sets as numbers, ready for capset and prctl."""
+
     bounding: frozenset[int]
     effective: frozenset[int]
     permitted: frozenset[int]
@@ -102,6 +108,8 @@ class CapPlan:
 
 @dataclass(frozen=True, slots=True)
 class ProcessPlan:
+    """The container's process, ready for the last steps before execve."""
+
     args: tuple[str, ...]
     env: tuple[str, ...]
     cwd: str
@@ -126,6 +134,8 @@ class ProcessPlan:
 
 @dataclass(frozen=True, slots=True)
 class InitPlan:
+    """Everything the container's init carries out, checked and kernel-ready."""
+
     rootfs: str
     readonly: bool
     root_propagation: int

@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class ArgCmp:
+    """A comparison of one syscall argument, as libseccomp takes it."""
+
     index: int
     op: str  # SCMP_CMP_EQ …
     value: int
@@ -31,6 +33,8 @@ class ArgCmp:
 
 @dataclass(frozen=True, slots=True)
 class Rule:
+    """An action for some syscalls, optionally only for some argument values."""
+
     names: tuple[str, ...]
     action: str  # SCMP_ACT_ALLOW …
     errno_ret: int | None = None
@@ -39,6 +43,8 @@ class Rule:
 
 @dataclass(frozen=True, slots=True)
 class Filter:
+    """A whole seccomp filter, as compile_bpf takes it."""
+
     default_action: str
     default_errno: int | None = None
     architectures: tuple[str, ...] = ()
