@@ -55,9 +55,8 @@ PRELOAD = (
     "berth.engine.options", "berth.runtime.linux", "berth.runtime.defaults", "berth.state.db",
     "berth.store", "berth.network", "berth.cli.images", "berth.cli.network", "berth.cli.system",
     "sqlite3", "tarfile", "termios", "tty", "selectors", "subprocess", "shlex",
-    # Loaded lazily by the runtime (a cold start may not need them); a worker must not
-    # import them between fork and exec.
-    "berth.runtime.users", "berth.sys.tty", "berth.sys.mount_options", "berth.sys.seccomp", "shutil", "logging",
+    # Loaded lazily by the runtime (a cold start may not need them).
+    "berth.sys.seccomp", "shutil", "logging",
     # click looks every short option (-b, -d, -e …) up as a long one first and builds
     # its "did you mean" suggestions with difflib before falling back.
     "difflib",

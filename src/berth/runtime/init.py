@@ -30,16 +30,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import NoReturn
 
-from berth.runtime import rootfs, sync
+from berth.runtime import rootfs, sync, users
 from berth.runtime.plan import InitPlan, ProcessPlan
 from berth.runtime.sync import ExecNotFound, ExecPermission
 from berth.sys import bpf as sc
-from berth.sys import caps, ns, prctl, uts
+from berth.sys import caps, ns, prctl, tty, uts
 from berth.sys._libc import libc, syscall_number
 from berth.sys.cgroups import open_cgroup
 
-# berth.sys.tty and berth.runtime.users load where a terminal or a user name needs them
-# (a cold start without either skips them; the fork server preloads them).
+# Everything this module runs is imported up front: after pivot_root, berth's own files
+# are out of reach, so an import in the container's process would fail.
 
 CLOSE_RANGE_CLOEXEC = 4
 
@@ -183,8 +183,6 @@ def _become_container(plan: InitPlan, sock: socket.socket, gate: int, security: 
         with open("/proc/sys/" + key.replace(".", "/"), "w") as f:
             f.write(value)
     if proc.terminal:
-        from berth.sys import tty
-
         master, slave_path = tty.open_pty("/dev/ptmx")
         rootfs.bind_console(slave_path)
         _attach_terminal(slave_path, proc)
@@ -208,8 +206,6 @@ def _named_user(proc: ProcessPlan, security: ProcessSecurity) -> ProcessPlan:
     """Resolve ``--user name[:group]`` against the container's own files; set HOME."""
     if not security.user_name:
         return proc
-    from berth.runtime import users
-
     found = users.lookup(security.user_name, users.read_or_empty("/etc/passwd"), users.read_or_empty("/etc/group"))
     env = proc.env
     if not any(e.startswith("HOME=") for e in env):
@@ -219,8 +215,6 @@ def _named_user(proc: ProcessPlan, security: ProcessSecurity) -> ProcessPlan:
 
 
 def _attach_terminal(slave_path: str, proc: ProcessPlan) -> None:
-    from berth.sys import tty
-
     slave = os.open(slave_path, os.O_RDWR)
     if proc.console_size and proc.console_size[0] and proc.console_size[1]:
         tty.set_size(slave, proc.console_size[0], proc.console_size[1])
@@ -428,8 +422,6 @@ def exec_stage2(sock: socket.socket, proc: ProcessPlan, security: ProcessSecurit
             with open("/proc/self/oom_score_adj", "w") as f:
                 f.write(str(proc.oom_score_adj))
         if proc.terminal:
-            from berth.sys import tty
-
             master, slave_path = tty.open_pty("/dev/ptmx")
             _attach_terminal(slave_path, proc)
             sync.send(sock, sync.PTY, fds=[master])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
+import sys
 from collections.abc import Callable
 
 # ctypes.util.find_library spawns ldconfig, which costs milliseconds on every start of
@@ -56,7 +57,9 @@ def call(fn: Callable[[], int], op: str, path: str | None = None, detail: str = 
             return ret
         err = ctypes.get_errno()
         if err != errno.EINTR:
-            import logging  # (only on failure: importing it costs ~4 ms of a cold start)
-
-            logging.getLogger(__name__).debug("%s %s failed: %s", op, path or "", os.strerror(err))
+            # Logged only if logging is loaded (--debug loads it): importing it would cost
+            # ~4 ms of every cold start, and fails in a container's process after pivot_root.
+            logging = sys.modules.get("logging")
+            if logging is not None:
+                logging.getLogger(__name__).debug("%s %s failed: %s", op, path or "", os.strerror(err))
             raise SyscallError(err, op, path, detail)
