@@ -122,10 +122,24 @@ def read_message(sock: _socket.socket, buf: bytearray) -> dict[str, object] | No
 def _direct() -> None:
     fast = RuntimeRun.parse(sys.argv[1:], os.environ)
     if fast is not None:
-        fast.execute()
+        try:
+            fast.execute()
+        except SystemExit as done:
+            _exit_now(done.code if isinstance(done.code, int) else 0 if done.code is None else 1)
     from berth.cli.main import main as cli_main
 
     cli_main()
+
+
+def _exit_now(code: int) -> None:
+    """Exit without the interpreter's teardown (~1.5 ms for this client, more once berth is
+    imported): nothing registers exit handlers on these paths, and output is flushed."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
 
 
 def default_run_root() -> str:
@@ -343,7 +357,7 @@ def main() -> None:
     if message is None:
         sys.stderr.write("berth: the command's worker died unexpectedly\n")
         sys.exit(125)
-    sys.exit(int(str(message.get("exit", 125))))
+    _exit_now(int(str(message.get("exit", 125))))
 
 
 if __name__ == "__main__":
