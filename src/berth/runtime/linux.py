@@ -544,6 +544,21 @@ class LinuxRuntime:
 # ---- helpers ---------------------------------------------------------------------------
 
 
+def warm_up() -> None:
+    """Parse and plan berth's default spec, running nothing.
+
+    A fork server's spare child calls this while it waits for a command: the memory
+    this touches (the parser's and planner's objects, the allocator's free pools) is
+    then its own already, where a worker would otherwise copy each page on its first
+    write while it starts a container (~450 fewer page faults, a few ms here)."""
+    from berth.runtime.defaults import default_spec
+
+    spec = Spec.from_bytes(default_spec(("true",), terminal=False, rootfs="/").to_bytes())
+    plan.build(spec, "/", "warm-up")
+    if spec.linux.seccomp is not None:
+        spec.linux.seccomp.canonical_bytes()
+
+
 def _rmtree(path: str) -> None:
     import shutil  # (imported when needed: with bz2 and lzma, ~3 ms of a cold start)
 
