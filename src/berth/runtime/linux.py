@@ -59,6 +59,7 @@ class Created:
     hooks: dict[str, tuple[tuple[str, tuple[str, ...], tuple[str, ...], int | None], ...]] = field(
         default_factory=dict
     )
+    started: bool = False  # run mode: "start" was sent on ``sock`` already
 
 
 def check_id(container_id: str) -> None:
@@ -179,9 +180,12 @@ class LinuxRuntime:
         return created
 
     def _create(self, container_id: str, bundle: str, io: ProcessIO | None, *, pid_file: str | None,
-                run_mode: bool, rootfs_mounts: Sequence[Mount] = (),
-                user_name: str | None = None) -> tuple[Created, dict[str, object]]:
-        """:meth:`create`, also returning the record it wrote to state.json."""
+                run_mode: bool, rootfs_mounts: Sequence[Mount] = (), user_name: str | None = None,
+                start: bool = False) -> tuple[Created, dict[str, object]]:
+        """:meth:`create`, also returning the record it wrote to state.json. With
+        ``start`` (run mode), a container without a terminal is released as soon as it
+        is made, and its program execs while this writes the record (see
+        :meth:`_wait_exec`); ``created.sock`` then only reports whether it did."""
         io = io or ProcessIO()
         bundle = os.path.realpath(bundle)
         directory = self._dir(container_id)
@@ -211,6 +215,9 @@ class LinuxRuntime:
             undo.callback(_destroy_quietly, cgroup)
             cgroup.apply(init_plan.limits)
             created = self._launch(init_plan, security, io, directory, run_mode, undo)
+            if start and created.master is None and created.sock is not None:
+                created.sock.send(b"start")
+                created.started = True
             record = {
                 "id": container_id,
                 "pid": created.pid,
@@ -344,7 +351,14 @@ class LinuxRuntime:
     def start_created(self, created: Created) -> None:
         """Release a container made with ``run_mode``: its gate is the sync socket."""
         assert created.sock is not None
-        created.sock.send(b"start")
+        if not created.started:
+            created.sock.send(b"start")
+            created.started = True
+        self._wait_exec(created)
+
+    def _wait_exec(self, created: Created) -> None:
+        """Wait until a released container's program has exec'd; raise its error if not."""
+        assert created.sock is not None
         message, _ = sync.recv(created.sock)  # EOF once execve closed the socket
         created.sock.close()
         created.sock = None
@@ -358,7 +372,7 @@ class LinuxRuntime:
         io = io or ProcessIO()
         if not detach:
             prctl.set_child_subreaper(True)
-        created, record = self._create(container_id, bundle, io, run_mode=True, pid_file=pid_file)
+        created, record = self._create(container_id, bundle, io, run_mode=True, pid_file=pid_file, start=True)
         try:
             self.start_created(created)
         except BaseException:

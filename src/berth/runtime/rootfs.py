@@ -177,8 +177,7 @@ def _make_device(rootfs: str, dev: DeviceNode) -> None:
     os.makedirs(os.path.dirname(dest), exist_ok=True)
     kind = {"c": stat.S_IFCHR, "u": stat.S_IFCHR, "b": stat.S_IFBLK, "p": stat.S_IFIFO}[dev.kind]
     try:
-        os.mknod(dest, kind | (dev.mode & 0o7777), os.makedev(dev.major, dev.minor))
-        os.chmod(dest, dev.mode & 0o7777)  # mknod's mode is filtered by the umask
+        os.mknod(dest, kind | (dev.mode & 0o7777), os.makedev(dev.major, dev.minor))  # umask is 0 here
         os.chown(dest, dev.uid, dev.gid)
     except PermissionError:
         # In a user namespace mknod is refused: bind the host's node instead.
@@ -195,7 +194,7 @@ _DEV_LINKS = (
 
 
 def populate_dev(rootfs: str, plan: InitPlan) -> None:
-    old = os.umask(0)
+    old = os.umask(0)  # device nodes get exactly their mode
     try:
         for dev in plan.devices:
             _make_device(rootfs, dev)
