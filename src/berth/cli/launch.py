@@ -35,6 +35,10 @@ import marshal
 import os
 import sys
 
+TYPE_CHECKING = False  # (typing itself would cost an import)
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 FORWARDED = (_signal.SIGINT, _signal.SIGTERM, _signal.SIGHUP, _signal.SIGQUIT, _signal.SIGUSR1, _signal.SIGUSR2,
              _signal.SIGWINCH, _signal.SIGCONT)
 # Verbs that need this very process: a password prompt reads the controlling terminal,
@@ -122,9 +126,11 @@ def read_message(sock: _socket.socket, buf: bytearray) -> dict[str, object] | No
 def _direct() -> None:
     fast = RuntimeRun.parse(sys.argv[1:], os.environ)
     if fast is not None:
+        primer = _ColdPrimer()
         try:
-            fast.execute()
+            fast.execute(primer.go)
         except SystemExit as done:
+            primer.done()
             _exit_now(done.code if isinstance(done.code, int) else 0 if done.code is None else 1)
     from berth.cli.main import main as cli_main
 
@@ -256,15 +262,18 @@ class RuntimeRun:
         root = str(group.get("root") or os.path.join(run_root, "runtime"))
         return cls(root, positionals[0], preserve_fds=int(fds), **options)  # type: ignore[arg-type]
 
-    def execute(self) -> None:
+    def execute(self, imported: "Callable[[], None] | None" = None) -> None:
         """Run it as cli/runtime.py's ``run`` does, with cli/main.py's error reporting;
-        exits with the container's status."""
+        exits with the container's status. ``imported`` is called once the runtime is
+        imported, just before it starts."""
         from berth.errors import BerthError
 
         try:
             from berth.runtime.api import ProcessIO
             from berth.runtime.linux import LinuxRuntime
 
+            if imported is not None:
+                imported()
             io = ProcessIO(console_socket=os.path.abspath(self.console_socket) if self.console_socket else None,
                            preserve_fds=self.preserve_fds)
             status = LinuxRuntime(self.root).run(self.container_id, self.bundle, io, detach=self.detach,
@@ -276,6 +285,56 @@ class RuntimeRun:
         except KeyboardInterrupt:
             sys.exit(130)
         sys.exit(status)
+
+
+class _ColdPrimer:
+    """The fork server's primer (see forkserver.py), for a cold ``runtime run``.
+
+    Moving the container into its cgroup waits for an RCU grace period (~10 ms) unless
+    one ended moments before. A child forked now, while this process is small, imports
+    what it needs alongside this process's imports; told when the runtime is about to
+    start (the move follows ~5 ms later), it makes a no-op cgroup move that starts the
+    grace period early. Told nothing, it exits with this process."""
+
+    def __init__(self) -> None:
+        self.pid = 0
+        self.pipe = -1
+        try:
+            read_end, self.pipe = os.pipe2(os.O_CLOEXEC)
+            self.pid = os.fork()
+        except OSError:
+            return
+        if self.pid:
+            os.close(read_end)
+            return
+        try:
+            os.close(self.pipe)
+            null = os.open(os.devnull, os.O_RDWR)
+            for fd in (0, 1, 2):  # hold none of the caller's pipes open
+                os.dup2(null, fd)
+            _signal.signal(_signal.SIGINT, _signal.SIG_IGN)
+            from berth.sys.cgroups import start_move_grace_period
+
+            if os.read(read_end, 1):
+                start_move_grace_period()
+        finally:
+            os._exit(0)
+
+    def go(self) -> None:
+        if self.pipe >= 0:
+            try:
+                os.write(self.pipe, b".")
+            except OSError:
+                pass
+
+    def done(self) -> None:
+        if self.pipe >= 0:
+            os.close(self.pipe)
+        if self.pid:
+            try:
+                os.waitpid(self.pid, os.WNOHANG)
+            except ChildProcessError:
+                pass
 
 
 def _report(err: BaseException, code: int) -> None:
