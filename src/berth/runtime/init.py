@@ -100,17 +100,17 @@ def stage1(plan: InitPlan, sock: socket.socket, gate: int, stdio: Stdio, securit
         if plan.cgroup_path:
             open_cgroup(plan.cgroup_path).add_process(os.getpid())
         for kind, path in plan.join_namespaces:
-            ns.join(path, ns.BY_TYPE[kind])
+            ns.join(path, ns.BITS[kind])
         flags = plan.new_namespaces
-        if flags & ns.CloneFlag.CLONE_NEWUSER:
-            ns.unshare(ns.CloneFlag.CLONE_NEWUSER)
+        if flags & ns.CLONE_NEWUSER:
+            ns.unshare(ns.CLONE_NEWUSER)
             sync.send(sock, sync.USERNS)
             sync.expect(sock, sync.MAPPED, "its user namespace was mapped")
             os.setresgid(0, 0, 0)
             os.setresuid(0, 0, 0)
-            flags &= ~ns.CloneFlag.CLONE_NEWUSER
+            flags &= ~ns.CLONE_NEWUSER
         if flags:
-            ns.unshare(ns.CloneFlag(flags))
+            ns.unshare(flags)
         pid = os.fork()
         if pid == 0:
             stage2(plan, sock, gate, security)
@@ -126,7 +126,7 @@ def stage2(plan: InitPlan, sock: socket.socket, gate: int, security: ProcessSecu
 
 # Namespaces the runtime, not the direct child, takes care of: it forks the child into
 # its pid namespace, and the cgroup namespace waits until the child is in its cgroup.
-_DIRECT_LATER = ns.CloneFlag.CLONE_NEWPID | ns.CloneFlag.CLONE_NEWCGROUP
+_DIRECT_LATER = ns.CLONE_NEWPID | ns.CLONE_NEWCGROUP
 
 
 def direct(plan: InitPlan, sock: socket.socket, gate: int, stdio: Stdio, security: ProcessSecurity,
@@ -140,11 +140,11 @@ def direct(plan: InitPlan, sock: socket.socket, gate: int, stdio: Stdio, securit
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         _set_stdio(stdio)
         for kind, path in plan.join_namespaces:
-            if not ns.BY_TYPE[kind] & _DIRECT_LATER:
-                ns.join(path, ns.BY_TYPE[kind])
+            if not ns.BITS[kind] & _DIRECT_LATER:
+                ns.join(path, ns.BITS[kind])
         flags = plan.new_namespaces & ~_DIRECT_LATER
         if flags:
-            ns.unshare(ns.CloneFlag(flags))
+            ns.unshare(flags)
         _become_container(plan, sock, gate, security, lambda: _enter_cgroup(plan, sock))
 
     _guard(sock, body)
@@ -156,9 +156,9 @@ def _enter_cgroup(plan: InitPlan, sock: socket.socket) -> None:
     sync.expect(sock, sync.JOINED, "it was moved into its cgroup")
     for kind, path in plan.join_namespaces:
         if kind == "cgroup":
-            ns.join(path, ns.CloneFlag.CLONE_NEWCGROUP)
-    if plan.new_namespaces & ns.CloneFlag.CLONE_NEWCGROUP:
-        ns.unshare(ns.CloneFlag.CLONE_NEWCGROUP)
+            ns.join(path, ns.CLONE_NEWCGROUP)
+    if plan.new_namespaces & ns.CLONE_NEWCGROUP:
+        ns.unshare(ns.CLONE_NEWCGROUP)
 
 
 def _become_container(plan: InitPlan, sock: socket.socket, gate: int, security: ProcessSecurity,
@@ -404,7 +404,7 @@ def exec_stage1(joins: tuple[tuple[str, str], ...], cgroup_path: str, sock: sock
             open_cgroup(cgroup_path).add_process(os.getpid())
         fds = [(kind, os.open(path, os.O_RDONLY | os.O_CLOEXEC)) for kind, path in joins]
         for kind, fd in fds:  # opened first: once in the mount namespace the paths are gone
-            ns.setns(fd, ns.BY_TYPE[kind], kind)
+            ns.setns(fd, ns.BITS[kind], kind)
             os.close(fd)
         pid = os.fork()
         if pid == 0:

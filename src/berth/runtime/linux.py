@@ -40,7 +40,7 @@ from berth.runtime.api import ContainerState, ProcessIO, Status
 from berth.sys import ns, prctl
 from berth.sys.cgroups import CgroupManager, open_cgroup
 from berth.sys.fs import write_atomic as write_atomic
-from berth.sys.ns import PROC_NAME, CloneFlag
+from berth.sys.ns import CLONE_NEWPID, CLONE_NEWUSER, PROC_NAME
 
 _ID = re.compile(r"^[\w+\-.]{1,1024}$")
 FIFO = "exec.fifo"
@@ -604,7 +604,7 @@ def _can_fork_directly(init_plan: plan.InitPlan) -> bool:
     """Whether the container's PID 1 can be forked straight from here (``init.direct``):
     not with a user namespace, which must exist before the other namespaces are made
     (they belong to it) and needs the parent to write its id maps in between."""
-    return not (init_plan.new_namespaces & CloneFlag.CLONE_NEWUSER) and all(
+    return not (init_plan.new_namespaces & CLONE_NEWUSER) and all(
         kind != "user" for kind, _ in init_plan.join_namespaces)
 
 
@@ -614,20 +614,20 @@ def _fork_into_pid_namespace(init_plan: plan.InitPlan, child: Callable[[], NoRet
     children only, so this process moves its children's pid namespace there for the
     one fork and back right after."""
     joined = next((path for kind, path in init_plan.join_namespaces if kind == "pid"), None)
-    switch = joined is not None or bool(init_plan.new_namespaces & CloneFlag.CLONE_NEWPID)
+    switch = joined is not None or bool(init_plan.new_namespaces & CLONE_NEWPID)
     own = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC) if switch else -1
     try:
         if joined is not None:
-            ns.join(joined, CloneFlag.CLONE_NEWPID)
+            ns.join(joined, CLONE_NEWPID)
         elif switch:
-            ns.unshare(CloneFlag.CLONE_NEWPID)
+            ns.unshare(CLONE_NEWPID)
         _flush_std()
         pid = os.fork()
         if pid == 0:
             child()  # never returns: it execs or exits
     finally:
         if switch:
-            ns.setns(own, CloneFlag.CLONE_NEWPID, "/proc/self/ns/pid")
+            ns.setns(own, CLONE_NEWPID, "/proc/self/ns/pid")
             os.close(own)
     return pid
 

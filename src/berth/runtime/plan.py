@@ -15,28 +15,26 @@ from dataclasses import dataclass, field
 from berth.errors import InvalidSpec
 from berth.oci.mount import Mount
 from berth.oci.spec import CAP_SETS, Process, Spec, SpecMount
+from berth.sys import mount as M  # the MS_* flags as plain ints (see sys/mount.py)
 from berth.sys.caps import CAP_NUMBERS, last_cap
 from berth.sys.cgroups import CgroupLimits, DeviceAccess
-from berth.sys.mount import MountFlag
-from berth.sys.ns import BY_TYPE, CloneFlag
-
-M = MountFlag
+from berth.sys.ns import BITS, CLONE_NEWPID, CLONE_NEWUSER, CLONE_NEWUTS
 
 # Mount options that set or clear a flag (mount(8)); the rest become fs-specific data.
-_SET: dict[str, MountFlag] = {
+_SET: dict[str, int] = {
     "ro": M.MS_RDONLY, "nosuid": M.MS_NOSUID, "nodev": M.MS_NODEV, "noexec": M.MS_NOEXEC,
     "sync": M.MS_SYNCHRONOUS, "remount": M.MS_REMOUNT, "mand": M.MS_MANDLOCK, "dirsync": M.MS_DIRSYNC,
     "noatime": M.MS_NOATIME, "nodiratime": M.MS_NODIRATIME, "bind": M.MS_BIND, "rbind": M.MS_BIND | M.MS_REC,
     "relatime": M.MS_RELATIME, "strictatime": M.MS_STRICTATIME, "lazytime": M.MS_LAZYTIME,
     "nosymfollow": M.MS_NOSYMFOLLOW, "silent": M.MS_SILENT,
 }
-_CLEAR: dict[str, MountFlag] = {
+_CLEAR: dict[str, int] = {
     "rw": M.MS_RDONLY, "suid": M.MS_NOSUID, "dev": M.MS_NODEV, "exec": M.MS_NOEXEC, "async": M.MS_SYNCHRONOUS,
     "nomand": M.MS_MANDLOCK, "atime": M.MS_NOATIME, "diratime": M.MS_NODIRATIME, "norelatime": M.MS_RELATIME,
     "nostrictatime": M.MS_STRICTATIME, "nolazytime": M.MS_LAZYTIME, "symfollow": M.MS_NOSYMFOLLOW,
     "loud": M.MS_SILENT,
 }
-_PROPAGATION: dict[str, MountFlag] = {
+_PROPAGATION: dict[str, int] = {
     "private": M.MS_PRIVATE, "rprivate": M.MS_PRIVATE | M.MS_REC,
     "shared": M.MS_SHARED, "rshared": M.MS_SHARED | M.MS_REC,
     "slave": M.MS_SLAVE, "rslave": M.MS_SLAVE | M.MS_REC,
@@ -309,17 +307,17 @@ def build(spec: Spec, bundle: str, container_id: str) -> InitPlan:
                 raise InvalidSpec(f"linux.namespaces[{i}].path", f"{ns.path}: no such namespace file")
             joins.append((ns.type, ns.path))
         else:
-            new_ns |= BY_TYPE[ns.type]
+            new_ns |= BITS[ns.type]
     joins.sort(key=lambda j: j[0] != "user")  # joining the user namespace first grants the rights for the rest
     has_mount_ns = spec.linux.namespace("mount") is not None
     if not has_mount_ns:
         raise InvalidSpec("linux.namespaces", "a mount namespace is required (berth never mounts on the host)")
-    user_ns = bool(new_ns & CloneFlag.CLONE_NEWUSER)
+    user_ns = bool(new_ns & CLONE_NEWUSER)
     if user_ns and not spec.linux.uid_mappings:
         raise InvalidSpec("linux.uidMappings", "required with a new user namespace")
     if spec.linux.uid_mappings and not user_ns:
         raise InvalidSpec("linux.uidMappings", "given without a new user namespace")
-    if spec.hostname and not (new_ns & CloneFlag.CLONE_NEWUTS or spec.linux.namespace("uts")):
+    if spec.hostname and not (new_ns & CLONE_NEWUTS or spec.linux.namespace("uts")):
         raise InvalidSpec("hostname", "setting a hostname needs a uts namespace")
 
     mounts = tuple(_mount_step(m, i, bundle) for i, m in enumerate(spec.mounts))
@@ -375,7 +373,7 @@ def build(spec: Spec, bundle: str, container_id: str) -> InitPlan:
         limits=_limits(spec, devices),
         process=_process_plan(spec.process),
         has_mount_ns=has_mount_ns,
-        new_pid_ns=bool(new_ns & CloneFlag.CLONE_NEWPID),
+        new_pid_ns=bool(new_ns & CLONE_NEWPID),
         hooks=hooks,
     )
 

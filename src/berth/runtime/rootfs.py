@@ -21,7 +21,6 @@ from berth.sys import mount as m
 from berth.sys._libc import SyscallError
 from berth.sys.cgroups import unified
 from berth.sys.cgroups.v1 import hierarchies
-from berth.sys.mount import MountFlag as F
 from berth.sys.mount_options import mount_by_options
 
 _MAX_LINKS = 255
@@ -62,7 +61,7 @@ def secure_join(root: str, unsafe: str) -> str:
 def _locked_flags(path: str) -> int:
     """Flags a remount must keep: statvfs's ST_* bits equal the MS_* bits for these."""
     try:
-        return os.statvfs(path).f_flag & int(REMOUNT_KEEP)
+        return os.statvfs(path).f_flag & REMOUNT_KEEP
     except OSError:
         return 0
 
@@ -78,17 +77,17 @@ def _make_target(dest: str, source_is_file: bool) -> None:
 
 
 def _mount_cgroup(dest: str, step: MountStep) -> None:
-    ro = step.flags & F.MS_RDONLY
-    flags = F(step.flags) & ~F.MS_RDONLY
+    ro = step.flags & m.MS_RDONLY
+    flags = step.flags & ~m.MS_RDONLY
     if unified():
         try:
-            m.mount("cgroup2", dest, "cgroup2", F(step.flags))
+            m.mount("cgroup2", dest, "cgroup2", step.flags)
         except SyscallError:
-            m.mount("/sys/fs/cgroup", dest, None, F.MS_BIND | F.MS_REC)
+            m.mount("/sys/fs/cgroup", dest, None, m.MS_BIND | m.MS_REC)
         return
     # cgroup v1: a tmpfs holding one mount per hierarchy. Inside a cgroup namespace each
     # hierarchy shows the container's own group as its root.
-    m.mount("tmpfs", dest, "tmpfs", flags | F.MS_NOSUID | F.MS_NOEXEC | F.MS_NODEV, "mode=755")
+    m.mount("tmpfs", dest, "tmpfs", flags | m.MS_NOSUID | m.MS_NOEXEC | m.MS_NODEV, "mode=755")
     by_point: dict[str, list[str]] = {}
     for controller, point in hierarchies().items():
         by_point.setdefault(point, []).append(controller)
@@ -97,11 +96,11 @@ def _mount_cgroup(dest: str, step: MountStep) -> None:
         target = os.path.join(dest, name)
         os.makedirs(target, exist_ok=True)
         try:
-            m.mount("cgroup", target, "cgroup", flags | (F.MS_RDONLY if ro else F(0)), ",".join(sorted(controllers)))
+            m.mount("cgroup", target, "cgroup", flags | (m.MS_RDONLY if ro else 0), ",".join(sorted(controllers)))
         except SyscallError:
-            m.mount(point, target, None, F.MS_BIND | F.MS_REC)
+            m.mount(point, target, None, m.MS_BIND | m.MS_REC)
     if ro:
-        m.mount(None, dest, None, F.MS_REMOUNT | F.MS_RDONLY | flags | F.MS_NOSUID | F.MS_NOEXEC | F.MS_NODEV)
+        m.mount(None, dest, None, m.MS_REMOUNT | m.MS_RDONLY | flags | m.MS_NOSUID | m.MS_NOEXEC | m.MS_NODEV)
 
 
 def _copy_up(image_dir: str, volume: str) -> None:
@@ -150,24 +149,24 @@ def mount_step(rootfs: str, step: MountStep) -> None:
     if step.fstype == "cgroup":
         _mount_cgroup(dest, step)
     elif step.bind:
-        m.mount(step.source, dest, None, F.MS_BIND | (F(step.flags) & F.MS_REC))
+        m.mount(step.source, dest, None, m.MS_BIND | (step.flags & m.MS_REC))
         if step.needs_remount:
-            flags = F(step.flags) | F.MS_REMOUNT | F.MS_BIND | _locked_flags(dest)
+            flags = step.flags | m.MS_REMOUNT | m.MS_BIND | _locked_flags(dest)
             m.mount(None, dest, None, flags)
     else:
         source = step.source or step.fstype
         try:
-            m.mount(source, dest, step.fstype, F(step.flags), step.data)
+            m.mount(source, dest, step.fstype, step.flags, step.data)
         except SyscallError as err:
             # Without its own network (or ipc) namespace a container in a user namespace
             # may not mount sysfs (or mqueue); runc falls back to the host's, bound.
             fallback = {"sysfs": "/sys", "mqueue": "/dev/mqueue"}.get(step.fstype)
             if err.errno != errno.EPERM or fallback is None:
                 raise
-            m.mount(fallback, dest, None, F.MS_BIND | F.MS_REC)
-            m.mount(None, dest, None, F.MS_BIND | F.MS_REMOUNT | F(step.flags) | _locked_flags(dest))
+            m.mount(fallback, dest, None, m.MS_BIND | m.MS_REC)
+            m.mount(None, dest, None, m.MS_BIND | m.MS_REMOUNT | step.flags | _locked_flags(dest))
     for propagation in step.propagation:
-        m.mount(None, dest, None, F(propagation))
+        m.mount(None, dest, None, propagation)
 
 
 def _make_device(rootfs: str, dev: DeviceNode) -> None:
@@ -182,7 +181,7 @@ def _make_device(rootfs: str, dev: DeviceNode) -> None:
     except PermissionError:
         # In a user namespace mknod is refused: bind the host's node instead.
         _make_target(dest, True)
-        m.mount(dev.path, dest, None, F.MS_BIND)
+        m.mount(dev.path, dest, None, m.MS_BIND)
 
 
 _DEV_LINKS = (
@@ -226,11 +225,11 @@ def prepare(plan: InitPlan, enter_cgroup: Callable[[], None] | None = None) -> N
     """Everything before pivot_root. ``enter_cgroup``, when given, runs once, before the
     first cgroup file system is mounted (which shows the cgroup namespace's root) or
     else after the last mount."""
-    m.mount(None, "/", None, F(plan.root_propagation))
+    m.mount(None, "/", None, plan.root_propagation)
     if plan.rootfs_mounts:
         mount_rootfs(plan)
     else:
-        m.mount(plan.rootfs, plan.rootfs, None, F.MS_BIND | F.MS_REC)
+        m.mount(plan.rootfs, plan.rootfs, None, m.MS_BIND | m.MS_REC)
     for step in plan.mounts:
         if enter_cgroup is not None and step.fstype in ("cgroup", "cgroup2"):
             enter_cgroup()
@@ -249,7 +248,7 @@ def pivot(rootfs: str) -> None:
     m.pivot_root(".", ".")
     # The old root is now stacked under the new one at "/"; make it a slave so the
     # detach below cannot propagate to the host, then drop it.
-    m.mount(None, ".", None, F.MS_SLAVE | F.MS_REC)
+    m.mount(None, ".", None, m.MS_SLAVE | m.MS_REC)
     m.umount(".", m.MNT_DETACH)
     os.chdir("/")
 
@@ -262,21 +261,21 @@ def finish(plan: InitPlan) -> None:
         except (FileNotFoundError, NotADirectoryError):
             continue
         if stat.S_ISDIR(st.st_mode):
-            m.mount("tmpfs", path, "tmpfs", F.MS_RDONLY)
+            m.mount("tmpfs", path, "tmpfs", m.MS_RDONLY)
         else:
-            m.mount("/dev/null", path, None, F.MS_BIND)
+            m.mount("/dev/null", path, None, m.MS_BIND)
     for path in plan.readonly_paths:
         if not os.path.exists(path):
             continue
-        m.mount(path, path, None, F.MS_BIND | F.MS_REC)
-        m.mount(None, path, None, F.MS_BIND | F.MS_REMOUNT | F.MS_RDONLY | F.MS_REC | _locked_flags(path))
+        m.mount(path, path, None, m.MS_BIND | m.MS_REC)
+        m.mount(None, path, None, m.MS_BIND | m.MS_REMOUNT | m.MS_RDONLY | m.MS_REC | _locked_flags(path))
     if plan.readonly:
-        m.mount(None, "/", None, F.MS_BIND | F.MS_REMOUNT | F.MS_RDONLY | _locked_flags("/"))
+        m.mount(None, "/", None, m.MS_BIND | m.MS_REMOUNT | m.MS_RDONLY | _locked_flags("/"))
     if plan.set_root_propagation:
-        m.mount(None, "/", None, F(plan.set_root_propagation))
+        m.mount(None, "/", None, plan.set_root_propagation)
 
 
 def bind_console(slave_path: str) -> None:
     """/dev/console is the container's terminal, as Docker and runc set it up."""
     _make_target("/dev/console", True)
-    m.mount(slave_path, "/dev/console", None, F.MS_BIND)
+    m.mount(slave_path, "/dev/console", None, m.MS_BIND)

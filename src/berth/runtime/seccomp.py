@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import importlib
 import os
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from berth.oci.spec import Seccomp
 from berth.sys.fs import write_atomic
@@ -21,18 +22,25 @@ if TYPE_CHECKING:
 _CACHE_VERSION = "1"
 
 
-def _sha256_hex(data: bytes) -> str:
+def _find_sha256() -> Callable[[bytes], Any]:
     """SHA-256 from hashlib's built-in module (``_sha2`` since Python 3.12, ``_sha256``
-    before): hashlib itself loads OpenSSL, ~3 ms of a cold start."""
+    before): hashlib itself loads OpenSSL, ~3 ms of a cold start. Looked up once, at
+    import (a fork server's workers then find it loaded)."""
     for name in ("_sha2", "_sha256"):
         try:
-            module = importlib.import_module(name)
+            return importlib.import_module(name).sha256  # type: ignore[no-any-return]
         except ImportError:
             continue
-        return str(module.sha256(data).hexdigest())
     import hashlib
 
-    return hashlib.sha256(data).hexdigest()
+    return hashlib.sha256
+
+
+_sha256 = _find_sha256()
+
+
+def _sha256_hex(data: bytes) -> str:
+    return str(_sha256(data).hexdigest())
 
 
 def to_filter(profile: Seccomp) -> sc.Filter:

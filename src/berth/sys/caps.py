@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import functools
 
 from berth.sys._libc import call, libc
 from berth.sys.prctl import (
@@ -36,8 +37,10 @@ class _Data(ctypes.Structure):
     _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
 
 
+@functools.cache
 def last_cap() -> int:
-    """The highest capability this kernel knows."""
+    """The highest capability this kernel knows (fixed while it runs: read once, so a
+    container's process finds it in what it inherited)."""
     try:
         with open("/proc/sys/kernel/cap_last_cap") as f:
             return int(f.read())
