@@ -337,19 +337,22 @@ def _exec(program: str, proc: ProcessPlan) -> NoReturn:
         raise ExecNotFound(f"exec {proc.args[0]}: no such file or directory") from err
 
 
+# Every signal but KILL and STOP, as ints (signal.valid_signals() converts each to the
+# Signals enum, raising and catching ValueError for each real-time one).
+_RESETTABLE = tuple(int(s) for s in signal.valid_signals() if s not in (signal.SIGKILL, signal.SIGSTOP))
+
+
 def _reset_signals() -> None:
     # Python ignores SIGPIPE and SIGXFSZ, the fork server SIGHUP, and ignored signals
     # survive execve. Python's table knows every disposition it set or found at start-up
     # (None: set outside Python), so only those that are not already default cost a call.
-    for sig in signal.valid_signals():
-        if sig in (signal.SIGKILL, signal.SIGSTOP):
-            continue
+    for sig in _RESETTABLE:
         try:
             if signal.getsignal(sig) is not signal.SIG_DFL:
                 signal.signal(sig, signal.SIG_DFL)
         except (OSError, ValueError):
             continue
-    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+    signal.pthread_sigmask(signal.SIG_SETMASK, ())
 
 
 def _run_under_init(program: str, proc: ProcessPlan) -> NoReturn:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ctypes
 import functools
 
-from berth.sys._libc import call, libc
+from berth.sys._libc import SyscallError, call, libc
 from berth.sys.prctl import (
     PR_CAP_AMBIENT,
     PR_CAP_AMBIENT_CLEAR_ALL,
@@ -62,7 +62,11 @@ def names(bits: int) -> list[str]:
 def drop_bounding(keep: set[int] | frozenset[int]) -> None:
     for cap in range(last_cap() + 1):
         if cap not in keep:
-            prctl(PR_CAPBSET_DROP, cap, op=f"prctl(PR_CAPBSET_DROP, {CAP_NAMES[cap] if cap < len(CAP_NAMES) else cap})")
+            try:
+                prctl(PR_CAPBSET_DROP, cap)
+            except SyscallError as err:  # named only on failure: this runs ~27 times per start
+                err.op = f"prctl(PR_CAPBSET_DROP, {CAP_NAMES[cap] if cap < len(CAP_NAMES) else cap})"
+                raise
 
 
 def capset(effective: int, permitted: int, inheritable: int) -> None:
