@@ -64,7 +64,7 @@ PRELOAD = (
     "berth.store", "berth.network", "berth.cli.images", "berth.cli.network", "berth.cli.system",
     "sqlite3", "tarfile", "termios", "tty", "selectors", "subprocess", "shlex",
     # Loaded lazily by the runtime (a cold start may not need them).
-    "berth.sys.seccomp", "shutil", "logging",
+    "berth.sys.seccomp", "berth.sys.mount_options", "shutil", "logging",
     # click looks every short option (-b, -d, -e …) up as a long one first and builds
     # its "did you mean" suggestions with difflib before falling back.
     "difflib",

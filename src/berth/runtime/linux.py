@@ -23,7 +23,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from berth.errors import (
     AlreadyExists,
@@ -32,7 +32,6 @@ from berth.errors import (
     InvalidArgument,
     StateTransitionError,
 )
-from berth.oci.mount import Mount
 from berth.oci.spec import Process, Spec
 from berth.runtime import init, plan, sync
 from berth.runtime import seccomp as seccomp_cache
@@ -41,6 +40,9 @@ from berth.sys import ns, prctl
 from berth.sys.cgroups import CgroupManager, open_cgroup
 from berth.sys.fs import write_atomic as write_atomic
 from berth.sys.ns import CLONE_NEWPID, CLONE_NEWUSER, PROC_NAME
+
+if TYPE_CHECKING:
+    from berth.oci.mount import Mount
 
 _ID = re.compile(r"^[\w+\-.]{1,1024}$")
 FIFO = "exec.fifo"

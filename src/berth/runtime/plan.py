@@ -11,14 +11,17 @@ from __future__ import annotations
 import os
 import resource
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from berth.errors import InvalidSpec
-from berth.oci.mount import Mount
 from berth.oci.spec import CAP_SETS, Process, Spec, SpecMount
 from berth.sys import mount as M  # the MS_* flags as plain ints (see sys/mount.py)
 from berth.sys.caps import CAP_NUMBERS, last_cap
 from berth.sys.cgroups import CgroupLimits, DeviceAccess
 from berth.sys.ns import BITS, CLONE_NEWPID, CLONE_NEWUSER, CLONE_NEWUTS
+
+if TYPE_CHECKING:
+    from berth.oci.mount import Mount
 
 # Mount options that set or clear a flag (mount(8)); the rest become fs-specific data.
 _SET: dict[str, int] = {

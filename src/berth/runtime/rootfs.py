@@ -21,7 +21,6 @@ from berth.sys import mount as m
 from berth.sys._libc import SyscallError
 from berth.sys.cgroups import unified
 from berth.sys.cgroups.v1 import hierarchies
-from berth.sys.mount_options import mount_by_options
 
 _MAX_LINKS = 255
 
@@ -217,6 +216,8 @@ def populate_dev(rootfs: str, plan: InitPlan) -> None:
 def mount_rootfs(plan: InitPlan) -> None:
     """Mount the snapshot's file system (an overlay of the image's layers) onto the
     rootfs folder, in the container's own mount namespace: nothing stays on the host."""
+    from berth.sys.mount_options import mount_by_options  # (before pivot_root: files still in reach)
+
     for mnt in plan.rootfs_mounts:
         mount_by_options(mnt.type, mnt.source or mnt.type, mnt.options, plan.rootfs)
 
