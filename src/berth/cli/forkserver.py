@@ -2,25 +2,21 @@
 
 One process per user and berth version, started on demand, single-threaded for its
 whole life (fork is only safe without threads). It imports every verb, freezes the
-garbage collector so forked children share its memory pages, and keeps one **spare**
-child forked ahead of time, blocked in ``accept``: a command never waits for the fork
-(about a millisecond and a half, most of it copying page tables and faulting in the
-pages the child writes first). The spare that takes a connection tells the server,
-which forks the next one, and becomes, depending on the request:
+garbage collector so forked children share its memory pages, and forks:
 
-- a **cli** worker: takes the client's stdio fds, environment, working directory,
-  umask and open-file limit, runs the ``berth`` command line, and sends back its exit
-  status;
-- a **shim**: a container monitor (engine/shim.py) forked from this clean, frozen
-  image, so each shim costs only the pages it writes — this is what keeps a thousand
-  containers cheap.
-
-A spare **rehearses** while it waits: it parses and plans a default spec and rebuilds
-its environment, so that the pages a command's first steps write are copied before
-the command arrives (a container start then takes ~450 fewer copy-on-write faults).
-That costs each spare ~2 MB of its own, which shims must not carry: workers ask for
-shims on a second socket (``<socket>.shim``, in BERTH_FORKSERVER_SOCK), which the
-server serves by forking an untouched child per request.
+- **cli workers**, ahead of time: one **spare** child always waits in ``accept`` on the
+  socket, so a command never waits for the fork (about a millisecond and a half, most
+  of it copying page tables and faulting in the pages the child writes first). The
+  spare that takes a connection tells the server, which forks the next one; it takes
+  the client's stdio fds, environment, working directory, umask and open-file limit,
+  runs the ``berth`` command line, and sends back its exit status. While it waits, a
+  spare **rehearses**: it parses and plans a default spec and rebuilds its
+  environment, so that the pages a command's first steps write are copied before the
+  command arrives (a container start then takes ~450 fewer copy-on-write faults);
+- **shims**, per request on a second socket (``<socket>.shim``, which workers find in
+  BERTH_FORKSERVER_SOCK): a container monitor (engine/shim.py) forked from this
+  clean, frozen image, so each shim costs only the pages it writes — this is what
+  keeps a thousand containers cheap (a rehearsed spare carries ~2 MB of its own).
 
 A third child, the **primer**, hides most of a kernel wait from container starts: see
 ``_primer``.
@@ -226,7 +222,6 @@ def _primer(requests: int, server: int) -> NoReturn:
         prctl.set_pdeathsig(signal.SIGKILL)
         if os.getppid() != server:
             os._exit(0)
-        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         while os.read(requests, 64):
             start_move_grace_period()
     finally:
@@ -260,11 +255,13 @@ def _fork_shim(shims: socket.socket, listener: socket.socket, closing: list[int]
         return
     conn.settimeout(5.0)  # the server reads the request itself: a stuck client must not stall it
     request, fds = _authorised_request(conn)
-    if request is None or request.get("kind") != "shim" or os.fork() != 0:
+    pid = os.fork() if request is not None and request.get("kind") == "shim" else -1
+    if pid != 0:  # the server (or nothing was forked)
         for fd in fds:
             os.close(fd)
         conn.close()
         return
+    assert request is not None
     try:
         for fd in closing:
             os.close(fd)
