@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from berth import __version__
+from berth.cli.launch import RuntimeRun, default_run_root, exit_code_for
 from berth.errors import BerthError, InvalidArgument, NotFound
 
 # verb → "module:attribute"
@@ -93,10 +94,6 @@ def default_root() -> str:
     return os.path.join(os.environ.get("XDG_DATA_HOME") or os.path.expanduser("~/.local/share"), "berth")
 
 
-def default_run_root() -> str:
-    if os.geteuid() == 0:
-        return "/run/berth"
-    return os.path.join(os.environ.get("XDG_RUNTIME_DIR") or f"/tmp/berth-{os.geteuid()}", "berth")
 
 
 class Settings:
@@ -123,19 +120,10 @@ def cli(ctx: click.Context, root: str, run_root: str, debug: bool) -> None:
     ctx.obj = Settings(os.path.abspath(root), os.path.abspath(run_root), debug)
 
 
-def exit_code_for(err: BerthError) -> int:
-    """Docker's convention: 125 engine error, 126 cannot invoke, 127 not found."""
-    from berth.runtime.sync import ExecNotFound, ExecPermission
-
-    if isinstance(err, ExecNotFound):
-        return 127
-    if isinstance(err, ExecPermission):
-        return 126
-    code = getattr(err, "exit_code", None)  # ContainerStartError carries 125, 126 or 127
-    return code if isinstance(code, int) else 125
-
-
 def main(argv: list[str] | None = None) -> Any:
+    fast = RuntimeRun.parse(sys.argv[1:] if argv is None else argv, os.environ)
+    if fast is not None:
+        fast.execute()  # exits
     try:
         return cli.main(args=argv, prog_name="berth", standalone_mode=False)
     except click.exceptions.Exit as err:
@@ -155,4 +143,4 @@ def main(argv: list[str] | None = None) -> Any:
         sys.exit(130)
 
 
-__all__ = ["main", "cli", "Settings", "InvalidArgument", "NotFound"]
+__all__ = ["main", "cli", "Settings", "InvalidArgument", "NotFound", "default_run_root", "exit_code_for"]

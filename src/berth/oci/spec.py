@@ -25,6 +25,8 @@ def _spec_error(err: FieldError) -> InvalidSpec:
 
 @dataclass(frozen=True, slots=True)
 class User:
+    """process.user: numeric ids, umask and supplementary groups."""
+
     uid: int = 0
     gid: int = 0
     umask: int | None = None
@@ -57,6 +59,8 @@ CAP_SETS = ("bounding", "effective", "inheritable", "permitted", "ambient")
 
 @dataclass(frozen=True, slots=True)
 class Capabilities:
+    """process.capabilities: the five sets, as capability names."""
+
     bounding: tuple[str, ...] = ()
     effective: tuple[str, ...] = ()
     inheritable: tuple[str, ...] = ()
@@ -84,6 +88,8 @@ class Capabilities:
 
 @dataclass(frozen=True, slots=True)
 class Rlimit:
+    """One of process.rlimits: an RLIMIT_ name with its hard and soft values."""
+
     type: str
     hard: int
     soft: int
@@ -105,6 +111,8 @@ class Rlimit:
 
 @dataclass(frozen=True, slots=True)
 class Process:
+    """process: what runs in the container, as whom, with which limits and privileges."""
+
     args: tuple[str, ...]
     cwd: str = "/"
     env: tuple[str, ...] = ()
@@ -175,6 +183,8 @@ class Process:
 
 @dataclass(frozen=True, slots=True)
 class SpecMount:
+    """One of mounts: a destination inside the container and how to mount it."""
+
     destination: str
     type: str = ""
     source: str = ""
@@ -204,6 +214,8 @@ class SpecMount:
 
 @dataclass(frozen=True, slots=True)
 class Namespace:
+    """One of linux.namespaces: a type, and a path when joining an existing one."""
+
     type: str
     path: str = ""
 
@@ -223,6 +235,8 @@ class Namespace:
 
 @dataclass(frozen=True, slots=True)
 class IDMapping:
+    """One of linux.uidMappings/gidMappings: a range of container ids on host ids."""
+
     container_id: int
     host_id: int
     size: int
@@ -241,6 +255,8 @@ class IDMapping:
 
 @dataclass(frozen=True, slots=True)
 class Device:
+    """One of linux.devices: a node to create in the container's /dev."""
+
     type: str
     path: str
     major: int = 0
@@ -270,6 +286,8 @@ class Device:
 
 @dataclass(frozen=True, slots=True)
 class DeviceRule:
+    """One of linux.resources.devices: an allow or deny rule of the device cgroup."""
+
     allow: bool
     type: str = "a"
     major: int | None = None
@@ -300,6 +318,8 @@ class DeviceRule:
 
 @dataclass(frozen=True, slots=True)
 class Resources:
+    """linux.resources: the cgroup limits (memory, cpu, pids, devices, v2 files)."""
+
     memory_limit: int | None = None
     memory_reservation: int | None = None
     memory_swap: int | None = None  # memory + swap, as the spec and cgroup v1 count it
@@ -384,6 +404,8 @@ SECCOMP_OPS = ("SCMP_CMP_NE", "SCMP_CMP_LT", "SCMP_CMP_LE", "SCMP_CMP_EQ", "SCMP
 
 @dataclass(frozen=True, slots=True)
 class SeccompArg:
+    """A syscall argument comparison in a seccomp rule."""
+
     index: int
     value: int
     op: str
@@ -409,6 +431,8 @@ class SeccompArg:
 
 @dataclass(frozen=True, slots=True)
 class SeccompRule:
+    """One of linux.seccomp.syscalls: an action for some syscalls (and arguments)."""
+
     names: tuple[str, ...]
     action: str
     errno_ret: int | None = None
@@ -433,6 +457,8 @@ class SeccompRule:
 
 @dataclass(frozen=True, slots=True)
 class Seccomp:
+    """linux.seccomp: the default action, architectures, flags and rules."""
+
     default_action: str
     default_errno_ret: int | None = None
     architectures: tuple[str, ...] = ()
@@ -464,6 +490,8 @@ class Seccomp:
 
 @dataclass(frozen=True, slots=True)
 class Linux:
+    """linux: namespaces, id mappings, devices, cgroup, masked paths, seccomp, sysctl."""
+
     namespaces: tuple[Namespace, ...] = ()
     uid_mappings: tuple[IDMapping, ...] = ()
     gid_mappings: tuple[IDMapping, ...] = ()
@@ -543,6 +571,8 @@ class Linux:
 
 @dataclass(frozen=True, slots=True)
 class Hook:
+    """One of hooks.<kind>: a program the runtime runs at that point of the lifecycle."""
+
     path: str
     args: tuple[str, ...] = ()
     env: tuple[str, ...] = ()
@@ -571,6 +601,8 @@ HOOK_KINDS = ("prestart", "createRuntime", "createContainer", "startContainer", 
 
 @dataclass(frozen=True, slots=True)
 class Spec:
+    """A whole config.json."""
+
     process: Process | None
     root_path: str
     root_readonly: bool = False

@@ -3,8 +3,15 @@
 Stage 1 joins the cgroup and the namespaces named by path, creates the user
 namespace (waiting for the parent to write its id maps) and unshares the rest, then
 forks stage 2, which is PID 1 of the new pid namespace: it builds the root file
-system, pivots, sets up the process (terminal, limits, user, capabilities, seccomp)
-and, once released through the start gate, execs the container's program.
+system, pivots, sets up the process (terminal, limits, user, capabilities) and, once
+released through the start gate, loads seccomp and execs the container's program.
+
+Without a user namespace there is a shorter way (:func:`direct`, as crun does it):
+the runtime forks the container's PID 1 straight into its pid namespace, and moves it
+into its cgroup while the child already unshares and mounts. Moving a process between
+cgroup v1 groups waits for an RCU grace period (~10 ms) unless another move happened
+moments before, so overlapping it with the mounts hides most of that wait; the child
+enters its cgroup namespace only once the runtime says it is in its cgroup.
 
 These functions never return: they exec or ``os._exit``. A failure is sent to the
 parent as an ERROR message; after the parent has gone it is written to stderr.
@@ -26,10 +33,13 @@ from typing import NoReturn
 from berth.runtime import rootfs, sync, users
 from berth.runtime.plan import InitPlan, ProcessPlan
 from berth.runtime.sync import ExecNotFound, ExecPermission
+from berth.sys import bpf as sc
 from berth.sys import caps, ns, prctl, tty, uts
-from berth.sys import seccomp as sc
 from berth.sys._libc import libc, syscall_number
 from berth.sys.cgroups import open_cgroup
+
+# Everything this module runs is imported up front: after pivot_root, berth's own files
+# are out of reach, so an import in the container's process would fail.
 
 CLOSE_RANGE_CLOEXEC = 4
 
@@ -45,6 +55,8 @@ class Stdio:
 
 @dataclass(frozen=True, slots=True)
 class ProcessSecurity:
+    """What the runtime, not the spec, decides about the process's security and init."""
+
     seccomp: bytes | None = None
     seccomp_flags: tuple[str, ...] = ()
     use_init: bool = False  # keep a reaping, signal-forwarding PID 1 above the program
@@ -88,17 +100,17 @@ def stage1(plan: InitPlan, sock: socket.socket, gate: int, stdio: Stdio, securit
         if plan.cgroup_path:
             open_cgroup(plan.cgroup_path).add_process(os.getpid())
         for kind, path in plan.join_namespaces:
-            ns.join(path, ns.BY_TYPE[kind])
+            ns.join(path, ns.BITS[kind])
         flags = plan.new_namespaces
-        if flags & ns.CloneFlag.CLONE_NEWUSER:
-            ns.unshare(ns.CloneFlag.CLONE_NEWUSER)
+        if flags & ns.CLONE_NEWUSER:
+            ns.unshare(ns.CLONE_NEWUSER)
             sync.send(sock, sync.USERNS)
             sync.expect(sock, sync.MAPPED, "its user namespace was mapped")
             os.setresgid(0, 0, 0)
             os.setresuid(0, 0, 0)
-            flags &= ~ns.CloneFlag.CLONE_NEWUSER
+            flags &= ~ns.CLONE_NEWUSER
         if flags:
-            ns.unshare(ns.CloneFlag(flags))
+            ns.unshare(flags)
         pid = os.fork()
         if pid == 0:
             stage2(plan, sock, gate, security)
@@ -109,38 +121,85 @@ def stage1(plan: InitPlan, sock: socket.socket, gate: int, stdio: Stdio, securit
 
 
 def stage2(plan: InitPlan, sock: socket.socket, gate: int, security: ProcessSecurity) -> NoReturn:
+    _guard(sock, lambda: _become_container(plan, sock, gate, security, None))
+
+
+# Namespaces the runtime, not the direct child, takes care of: it forks the child into
+# its pid namespace, and the cgroup namespace waits until the child is in its cgroup.
+_DIRECT_LATER = ns.CLONE_NEWPID | ns.CLONE_NEWCGROUP
+
+
+def direct(plan: InitPlan, sock: socket.socket, gate: int, stdio: Stdio, security: ProcessSecurity,
+           runtime_end: socket.socket) -> NoReturn:
+    """The container's PID 1, forked by the runtime into its pid namespace (no user
+    namespace: see the module's comment). ``runtime_end`` is the runtime's side of the
+    sync socket, closed here."""
+
     def body() -> NoReturn:
-        os.setsid()
-        proc = plan.process
-        if proc.oom_score_adj is not None:
-            with open("/proc/self/oom_score_adj", "w") as f:
-                f.write(str(proc.oom_score_adj))
-        rootfs.prepare(plan)
-        if "prestart" in plan.hooks or "createRuntime" in plan.hooks:
-            sync.send(sock, sync.HOOKS)
-            sync.expect(sock, sync.HOOKS_DONE, "its hooks ran")
-        rootfs.pivot(plan.rootfs)
-        rootfs.finish(plan)
-        if plan.hostname:
-            uts.sethostname(plan.hostname)
-        if plan.domainname:
-            uts.setdomainname(plan.domainname)
-        for key, value in plan.sysctl:
-            with open("/proc/sys/" + key.replace(".", "/"), "w") as f:
-                f.write(value)
-        if proc.terminal:
-            master, slave_path = tty.open_pty("/dev/ptmx")
-            rootfs.bind_console(slave_path)
-            _attach_terminal(slave_path, proc)
-            sync.send(sock, sync.PTY, fds=[master])
-            os.close(master)
-        proc = _named_user(proc, security)
-        program = resolve_program(proc)
-        sync.send(sock, sync.CREATED)
-        _wait_gate(gate)
-        finalize(proc, security, program, 3 + security.preserve_fds)
+        runtime_end.close()
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        _set_stdio(stdio)
+        for kind, path in plan.join_namespaces:
+            if not ns.BITS[kind] & _DIRECT_LATER:
+                ns.join(path, ns.BITS[kind])
+        flags = plan.new_namespaces & ~_DIRECT_LATER
+        if flags:
+            ns.unshare(flags)
+        _become_container(plan, sock, gate, security, lambda: _enter_cgroup(plan, sock))
 
     _guard(sock, body)
+
+
+def _enter_cgroup(plan: InitPlan, sock: socket.socket) -> None:
+    """Wait until the runtime has moved us into the container's cgroup, then enter (or
+    create) the cgroup namespace, whose root is the cgroup we are in at that moment."""
+    sync.expect(sock, sync.JOINED, "it was moved into its cgroup")
+    for kind, path in plan.join_namespaces:
+        if kind == "cgroup":
+            ns.join(path, ns.CLONE_NEWCGROUP)
+    if plan.new_namespaces & ns.CLONE_NEWCGROUP:
+        ns.unshare(ns.CLONE_NEWCGROUP)
+
+
+def _become_container(plan: InitPlan, sock: socket.socket, gate: int, security: ProcessSecurity,
+                      enter_cgroup: Callable[[], None] | None) -> NoReturn:
+    """PID 1's set-up: root file system, hooks, pivot, terminal, process; then the gate."""
+    os.setsid()
+    proc = plan.process
+    if proc.oom_score_adj is not None:
+        with open("/proc/self/oom_score_adj", "w") as f:
+            f.write(str(proc.oom_score_adj))
+    rootfs.prepare(plan, enter_cgroup)
+    if "prestart" in plan.hooks or "createRuntime" in plan.hooks:
+        sync.send(sock, sync.HOOKS)
+        sync.expect(sock, sync.HOOKS_DONE, "its hooks ran")
+    rootfs.pivot(plan.rootfs)
+    rootfs.finish(plan)
+    if plan.hostname:
+        uts.sethostname(plan.hostname)
+    if plan.domainname:
+        uts.setdomainname(plan.domainname)
+    for key, value in plan.sysctl:
+        with open("/proc/sys/" + key.replace(".", "/"), "w") as f:
+            f.write(value)
+    if proc.terminal:
+        master, slave_path = tty.open_pty("/dev/ptmx")
+        rootfs.bind_console(slave_path)
+        _attach_terminal(slave_path, proc)
+        sync.send(sock, sync.PTY, fds=[master])
+        os.close(master)
+    proc = _named_user(proc, security)
+    program = resolve_program(proc)
+    # As runc does, drop privileges before waiting: a failure is a create-time error,
+    # and `start` then costs little more than the execve.
+    early = _privileges_before_gate(proc, security)
+    if early:
+        drop_privileges(proc, security)
+    sync.send(sock, sync.CREATED)
+    _wait_gate(gate)
+    if not early:
+        drop_privileges(proc, security)
+    exec_program(proc, security, program, 3 + security.preserve_fds)
 
 
 def _named_user(proc: ProcessPlan, security: ProcessSecurity) -> ProcessPlan:
@@ -218,6 +277,20 @@ def _switch_user(proc: ProcessPlan) -> None:
 
 def finalize(proc: ProcessPlan, security: ProcessSecurity, program: str, first_closed_fd: int = 3) -> NoReturn:
     """The last steps before execve, shared by a container's first process and exec."""
+    drop_privileges(proc, security)
+    exec_program(proc, security, program, first_closed_fd)
+
+
+def _privileges_before_gate(proc: ProcessPlan, security: ProcessSecurity) -> bool:
+    """Whether the process may drop its privileges before the start gate: not when a
+    seccomp filter must be loaded first (without no_new_privs that needs
+    CAP_SYS_ADMIN), because the filter would then also judge the wait at the gate."""
+    return not (security.seccomp and not proc.no_new_privileges)
+
+
+def drop_privileges(proc: ProcessPlan, security: ProcessSecurity) -> None:
+    """Limits, capabilities, user and working folder: everything before the exec but a
+    no_new_privs seccomp filter, which :func:`exec_program` loads as late as it can."""
     _set_rlimits(proc)
     if proc.caps is not None:
         caps.drop_bounding(proc.caps.bounding)
@@ -237,8 +310,13 @@ def finalize(proc: ProcessPlan, security: ProcessSecurity, program: str, first_c
         os.umask(proc.umask)
     if proc.no_new_privileges:
         prctl.set_no_new_privs()
-        if security.seccomp:
-            sc.load_bpf(security.seccomp, security.seccomp_flags)
+
+
+def exec_program(proc: ProcessPlan, security: ProcessSecurity, program: str, first_closed_fd: int = 3) -> NoReturn:
+    """Load a no_new_privs seccomp filter, reset signals, and exec (under berth's init
+    when asked)."""
+    if proc.no_new_privileges and security.seccomp:
+        sc.load_bpf(security.seccomp, security.seccomp_flags)
     _reset_signals()
     if security.parent_death_signal:
         # Set last: a change of credentials clears it, and the stage-1 parent is gone.
@@ -259,16 +337,22 @@ def _exec(program: str, proc: ProcessPlan) -> NoReturn:
         raise ExecNotFound(f"exec {proc.args[0]}: no such file or directory") from err
 
 
+# Every signal but KILL and STOP, as ints (signal.valid_signals() converts each to the
+# Signals enum, raising and catching ValueError for each real-time one).
+_RESETTABLE = tuple(int(s) for s in signal.valid_signals() if s not in (signal.SIGKILL, signal.SIGSTOP))
+
+
 def _reset_signals() -> None:
-    # Python ignores SIGPIPE and SIGXFSZ, and ignored signals survive execve.
-    for sig in signal.valid_signals():
-        if sig in (signal.SIGKILL, signal.SIGSTOP):
-            continue
+    # Python ignores SIGPIPE and SIGXFSZ, the fork server SIGHUP, and ignored signals
+    # survive execve. Python's table knows every disposition it set or found at start-up
+    # (None: set outside Python), so only those that are not already default cost a call.
+    for sig in _RESETTABLE:
         try:
-            signal.signal(sig, signal.SIG_DFL)
+            if signal.getsignal(sig) is not signal.SIG_DFL:
+                signal.signal(sig, signal.SIG_DFL)
         except (OSError, ValueError):
             continue
-    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+    signal.pthread_sigmask(signal.SIG_SETMASK, ())
 
 
 def _run_under_init(program: str, proc: ProcessPlan) -> NoReturn:
@@ -323,7 +407,7 @@ def exec_stage1(joins: tuple[tuple[str, str], ...], cgroup_path: str, sock: sock
             open_cgroup(cgroup_path).add_process(os.getpid())
         fds = [(kind, os.open(path, os.O_RDONLY | os.O_CLOEXEC)) for kind, path in joins]
         for kind, fd in fds:  # opened first: once in the mount namespace the paths are gone
-            ns.setns(fd, ns.BY_TYPE[kind], kind)
+            ns.setns(fd, ns.BITS[kind], kind)
             os.close(fd)
         pid = os.fork()
         if pid == 0:

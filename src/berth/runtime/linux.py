@@ -15,20 +15,15 @@ import contextlib
 import dataclasses
 import errno
 import json
-import logging
 import os
 import re
-import selectors
-import shutil
 import signal
 import socket
-import subprocess
 import sys
-import termios
-import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, NoReturn
 
 from berth.errors import (
     AlreadyExists,
@@ -37,17 +32,17 @@ from berth.errors import (
     InvalidArgument,
     StateTransitionError,
 )
-from berth.oci.mount import Mount
 from berth.oci.spec import Process, Spec
 from berth.runtime import init, plan, sync
 from berth.runtime import seccomp as seccomp_cache
 from berth.runtime.api import ContainerState, ProcessIO, Status
-from berth.sys import prctl
+from berth.sys import ns, prctl
 from berth.sys.cgroups import CgroupManager, open_cgroup
 from berth.sys.fs import write_atomic as write_atomic
-from berth.sys.ns import PROC_NAME
+from berth.sys.ns import CLONE_NEWPID, CLONE_NEWUSER, PROC_NAME
 
-log = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    from berth.oci.mount import Mount
 
 _ID = re.compile(r"^[\w+\-.]{1,1024}$")
 FIFO = "exec.fifo"
@@ -66,6 +61,7 @@ class Created:
     hooks: dict[str, tuple[tuple[str, tuple[str, ...], tuple[str, ...], int | None], ...]] = field(
         default_factory=dict
     )
+    started: bool = False  # run mode: "start" was sent on ``sock`` already
 
 
 def check_id(container_id: str) -> None:
@@ -127,7 +123,9 @@ class LinuxRuntime:
         write_atomic(os.path.join(self._dir(container_id), STATE), json.dumps(record).encode(), durable=False)
 
     def state(self, container_id: str) -> ContainerState:
-        record = self._read(container_id)
+        return self._state(container_id, self._read(container_id))
+
+    def _state(self, container_id: str, record: dict[str, object]) -> ContainerState:
         pid = int(str(record.get("pid", 0)))
         started = record.get("start_time")
         alive = pid > 0 and process_start_time(pid) == started
@@ -179,6 +177,17 @@ class LinuxRuntime:
         container with :meth:`start_created`; otherwise it is ``exec.fifo`` and any
         process may call :meth:`start` later.
         """
+        created, _ = self._create(container_id, bundle, io, pid_file=pid_file, run_mode=run_mode,
+                                  rootfs_mounts=rootfs_mounts, user_name=user_name)
+        return created
+
+    def _create(self, container_id: str, bundle: str, io: ProcessIO | None, *, pid_file: str | None,
+                run_mode: bool, rootfs_mounts: Sequence[Mount] = (), user_name: str | None = None,
+                start: bool = False) -> tuple[Created, dict[str, object]]:
+        """:meth:`create`, also returning the record it wrote to state.json. With
+        ``start`` (run mode), a container without a terminal is released as soon as it
+        is made, and its program execs while this writes the record (see
+        :meth:`_wait_exec`); ``created.sock`` then only reports whether it did."""
         io = io or ProcessIO()
         bundle = os.path.realpath(bundle)
         directory = self._dir(container_id)
@@ -202,12 +211,15 @@ class LinuxRuntime:
         except FileExistsError as err:
             raise AlreadyExists(f"container {container_id}: already exists") from err
         with contextlib.ExitStack() as undo:
-            undo.callback(shutil.rmtree, directory, True)
+            undo.callback(_rmtree, directory)
             cgroup = open_cgroup(init_plan.cgroup_path)
             cgroup.create()
             undo.callback(_destroy_quietly, cgroup)
             cgroup.apply(init_plan.limits)
             created = self._launch(init_plan, security, io, directory, run_mode, undo)
+            if start and created.master is None and created.sock is not None:
+                created.sock.send(b"start")
+                created.started = True
             record = {
                 "id": container_id,
                 "pid": created.pid,
@@ -229,7 +241,7 @@ class LinuxRuntime:
                 os.close(created.master)
                 created.master = None
             undo.pop_all()
-        return created
+        return created, record
 
     def _seccomp(self, spec: Spec) -> bytes | None:
         if spec.linux.seccomp is None:
@@ -249,15 +261,20 @@ class LinuxRuntime:
             # `start` to find; the container's init reads the byte `start` writes.
             gate = os.open(fifo, os.O_RDWR | os.O_CLOEXEC)
         stdio = init.Stdio(io.stdin, io.stdout, io.stderr)
-        _flush_std()
-        stage1 = os.fork()
-        if stage1 == 0:
-            parent.close()
-            init.stage1(init_plan, child, gate, stdio, security)
+        init_pid = 0
+        stage1 = 0
+        if _can_fork_directly(init_plan):
+            init_pid = _fork_into_pid_namespace(
+                init_plan, lambda: init.direct(init_plan, child, gate, stdio, security, parent))
+        else:
+            _flush_std()
+            stage1 = os.fork()
+            if stage1 == 0:
+                parent.close()
+                init.stage1(init_plan, child, gate, stdio, security)
         if not run_mode:
             os.close(gate)
             child.close()
-        init_pid = 0
 
         def kill_init() -> None:
             if init_pid:
@@ -268,6 +285,11 @@ class LinuxRuntime:
         undo.callback(kill_init)
         master: int | None = None
         try:
+            if init_pid:
+                # While this waits for the cgroup move, the child unshares and mounts.
+                if init_plan.cgroup_path:
+                    open_cgroup(init_plan.cgroup_path).add_process(init_pid)
+                sync.send(parent, sync.JOINED)
             while True:
                 message, fds = sync.recv(parent)
                 if message is None:
@@ -326,17 +348,19 @@ class LinuxRuntime:
             run_hooks(hooks, {**state.to_json(), "status": "running"})
 
     def _hooks(self, container_id: str) -> dict[str, tuple[tuple[str, tuple[str, ...], tuple[str, ...], int | None], ...]]:
-        raw = self._read(container_id).get("hooks") or {}
-        out = {}
-        if isinstance(raw, dict):
-            for kind, entries in raw.items():
-                out[kind] = tuple((str(e[0]), tuple(e[1]), tuple(e[2]), e[3]) for e in entries)
-        return out
+        return _hooks_of(self._read(container_id))
 
     def start_created(self, created: Created) -> None:
         """Release a container made with ``run_mode``: its gate is the sync socket."""
         assert created.sock is not None
-        created.sock.send(b"start")
+        if not created.started:
+            created.sock.send(b"start")
+            created.started = True
+        self._wait_exec(created)
+
+    def _wait_exec(self, created: Created) -> None:
+        """Wait until a released container's program has exec'd; raise its error if not."""
+        assert created.sock is not None
         message, _ = sync.recv(created.sock)  # EOF once execve closed the socket
         created.sock.close()
         created.sock = None
@@ -350,23 +374,29 @@ class LinuxRuntime:
         io = io or ProcessIO()
         if not detach:
             prctl.set_child_subreaper(True)
-        created = self.create(container_id, bundle, io, run_mode=True, pid_file=pid_file)
+        created, record = self._create(container_id, bundle, io, run_mode=True, pid_file=pid_file, start=True)
         try:
             self.start_created(created)
         except BaseException:
             with contextlib.suppress(Exception):
                 self.delete(container_id, force=True)
             raise
-        self._poststart(container_id, self.state(container_id))
+        if created.hooks.get("poststart"):  # (create's record has them too; no need to read it back)
+            self._poststart(container_id, self.state(container_id))
         if detach:
             if created.master is not None:
                 os.close(created.master)
             return 0
         try:
             status = _wait_foreground(created.pid, created.master)
-        finally:
+        except BaseException:
             if not keep:
                 self.delete(container_id, force=True)
+            raise
+        if not keep:
+            # Its init is reaped, so it is stopped: what delete would find out by reading
+            # state.json back, we know.
+            self._remove(container_id, record)
         return status
 
     # ---- signals, pause, delete ----------------------------------------------------
@@ -430,7 +460,8 @@ class LinuxRuntime:
         self._write(container_id, record)
 
     def delete(self, container_id: str, *, force: bool = False) -> None:
-        state = self.state(container_id)
+        record = self._read(container_id)
+        state = self._state(container_id, record)
         if state.status in (Status.RUNNING, Status.PAUSED) and not force:
             raise StateTransitionError(
                 f"container {container_id}: cannot delete a {state.status.value} container (stop it or use --force)"
@@ -444,12 +475,26 @@ class LinuxRuntime:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(state.pid, signal.SIGKILL)
             _reap_if_child(state.pid)
-        if cgroup is not None:
+        self._remove(container_id, record, state)
+
+    def _remove(self, container_id: str, record: dict[str, object], state: ContainerState | None = None) -> None:
+        """The end of :meth:`delete`, once the container's init is gone: its cgroup (when
+        empty), its folder, then the poststop hooks."""
+        cgroup_path = str(record.get("cgroup_path", ""))
+        if cgroup_path:
+            cgroup = open_cgroup(cgroup_path)
             _wait_empty(cgroup)
             cgroup.destroy()
-        hooks = self._hooks(container_id).get("poststop", ())
-        shutil.rmtree(self._dir(container_id), ignore_errors=True)
+        directory = self._dir(container_id)
+        try:
+            os.unlink(os.path.join(directory, STATE))  # all a run-mode container leaves
+            os.rmdir(directory)
+        except OSError:
+            _rmtree(directory)
+        hooks = _hooks_of(record).get("poststop", ())
         if hooks:
+            if state is None:
+                state = self._state(container_id, record)
             with contextlib.suppress(Exception):
                 run_hooks(hooks, {**state.to_json(), "status": "stopped"})
 
@@ -515,6 +560,27 @@ class LinuxRuntime:
 # ---- helpers ---------------------------------------------------------------------------
 
 
+def warm_up() -> None:
+    """Parse and plan berth's default spec, running nothing.
+
+    A fork server's spare child calls this while it waits for a command: the memory
+    this touches (the parser's and planner's objects, the allocator's free pools) is
+    then its own already, where a worker would otherwise copy each page on its first
+    write while it starts a container (~450 fewer page faults, a few ms here)."""
+    from berth.runtime.defaults import default_spec
+
+    spec = Spec.from_bytes(default_spec(("true",), terminal=False, rootfs="/").to_bytes())
+    plan.build(spec, "/", "warm-up")
+    if spec.linux.seccomp is not None:
+        spec.linux.seccomp.canonical_bytes()
+
+
+def _rmtree(path: str) -> None:
+    import shutil  # (imported when needed: with bz2 and lzma, ~3 ms of a cold start)
+
+    shutil.rmtree(path, ignore_errors=True)
+
+
 def become_subreaper() -> None:
     """Adopt orphaned descendants: a container's init is forked by a child that exits."""
     prctl.set_child_subreaper(True)
@@ -525,6 +591,47 @@ def _flush_std() -> None:
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
             stream.flush()
+
+
+def _hooks_of(record: dict[str, object]) -> dict[str, tuple[tuple[str, tuple[str, ...], tuple[str, ...], int | None], ...]]:
+    raw = record.get("hooks") or {}
+    out = {}
+    if isinstance(raw, dict):
+        for kind, entries in raw.items():
+            out[kind] = tuple((str(e[0]), tuple(e[1]), tuple(e[2]), e[3]) for e in entries)
+    return out
+
+
+def _can_fork_directly(init_plan: plan.InitPlan) -> bool:
+    """Whether the container's PID 1 can be forked straight from here (``init.direct``):
+    not with a user namespace, which must exist before the other namespaces are made
+    (they belong to it) and needs the parent to write its id maps in between."""
+    return not (init_plan.new_namespaces & CLONE_NEWUSER) and all(
+        kind != "user" for kind, _ in init_plan.join_namespaces)
+
+
+def _fork_into_pid_namespace(init_plan: plan.InitPlan, child: Callable[[], NoReturn]) -> int:
+    """Fork ``child`` as the first process of the container's new (or joined) pid
+    namespace. unshare and setns of a pid namespace apply to the caller's future
+    children only, so this process moves its children's pid namespace there for the
+    one fork and back right after."""
+    joined = next((path for kind, path in init_plan.join_namespaces if kind == "pid"), None)
+    switch = joined is not None or bool(init_plan.new_namespaces & CLONE_NEWPID)
+    own = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC) if switch else -1
+    try:
+        if joined is not None:
+            ns.join(joined, CLONE_NEWPID)
+        elif switch:
+            ns.unshare(CLONE_NEWPID)
+        _flush_std()
+        pid = os.fork()
+        if pid == 0:
+            child()  # never returns: it execs or exits
+    finally:
+        if switch:
+            ns.setns(own, CLONE_NEWPID, "/proc/self/ns/pid")
+            os.close(own)
+    return pid
 
 
 def _destroy_quietly(cgroup: CgroupManager) -> None:
@@ -562,6 +669,8 @@ def _send_console(path: str, master: int) -> None:
 def run_hooks(hooks: tuple[tuple[str, tuple[str, ...], tuple[str, ...], int | None], ...],
               state: dict[str, object]) -> None:
     """OCI hooks: each gets the container state as JSON on stdin; a failure is an error."""
+    import subprocess
+
     payload = json.dumps(state).encode()
     for path, args, env, timeout in hooks:
         argv = list(args) if args else [path]
@@ -591,9 +700,11 @@ def _wait_foreground(pid: int, master: int | None) -> int:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, sig)
 
-    if threading.current_thread() is threading.main_thread():
+    try:
         for sig in _FORWARDED:
             previous[sig] = signal.signal(sig, forward)
+    except ValueError:
+        pass  # not the main thread (the API server's): it cannot take signals
     try:
         if master is not None:
             _relay_terminal(master, pid)
@@ -609,6 +720,9 @@ def _wait_foreground(pid: int, master: int | None) -> int:
 
 
 def _relay_terminal(master: int, pid: int) -> None:
+    import selectors
+    import termios
+
     stdin_tty = os.isatty(0)
     saved = termios.tcgetattr(0) if stdin_tty else None
     if stdin_tty:

@@ -11,32 +11,33 @@ from __future__ import annotations
 import os
 import resource
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from berth.errors import InvalidSpec
-from berth.oci.mount import Mount
 from berth.oci.spec import CAP_SETS, Process, Spec, SpecMount
+from berth.sys import mount as M  # the MS_* flags as plain ints (see sys/mount.py)
 from berth.sys.caps import CAP_NUMBERS, last_cap
 from berth.sys.cgroups import CgroupLimits, DeviceAccess
-from berth.sys.mount import MountFlag
-from berth.sys.ns import BY_TYPE, CloneFlag
+from berth.sys.ns import BITS, CLONE_NEWPID, CLONE_NEWUSER, CLONE_NEWUTS
 
-M = MountFlag
+if TYPE_CHECKING:
+    from berth.oci.mount import Mount
 
 # Mount options that set or clear a flag (mount(8)); the rest become fs-specific data.
-_SET: dict[str, MountFlag] = {
+_SET: dict[str, int] = {
     "ro": M.MS_RDONLY, "nosuid": M.MS_NOSUID, "nodev": M.MS_NODEV, "noexec": M.MS_NOEXEC,
     "sync": M.MS_SYNCHRONOUS, "remount": M.MS_REMOUNT, "mand": M.MS_MANDLOCK, "dirsync": M.MS_DIRSYNC,
     "noatime": M.MS_NOATIME, "nodiratime": M.MS_NODIRATIME, "bind": M.MS_BIND, "rbind": M.MS_BIND | M.MS_REC,
     "relatime": M.MS_RELATIME, "strictatime": M.MS_STRICTATIME, "lazytime": M.MS_LAZYTIME,
     "nosymfollow": M.MS_NOSYMFOLLOW, "silent": M.MS_SILENT,
 }
-_CLEAR: dict[str, MountFlag] = {
+_CLEAR: dict[str, int] = {
     "rw": M.MS_RDONLY, "suid": M.MS_NOSUID, "dev": M.MS_NODEV, "exec": M.MS_NOEXEC, "async": M.MS_SYNCHRONOUS,
     "nomand": M.MS_MANDLOCK, "atime": M.MS_NOATIME, "diratime": M.MS_NODIRATIME, "norelatime": M.MS_RELATIME,
     "nostrictatime": M.MS_STRICTATIME, "nolazytime": M.MS_LAZYTIME, "symfollow": M.MS_NOSYMFOLLOW,
     "loud": M.MS_SILENT,
 }
-_PROPAGATION: dict[str, MountFlag] = {
+_PROPAGATION: dict[str, int] = {
     "private": M.MS_PRIVATE, "rprivate": M.MS_PRIVATE | M.MS_REC,
     "shared": M.MS_SHARED, "rshared": M.MS_SHARED | M.MS_REC,
     "slave": M.MS_SLAVE, "rslave": M.MS_SLAVE | M.MS_REC,
@@ -55,6 +56,8 @@ REMOUNT_KEEP = M.MS_NOSUID | M.MS_NODEV | M.MS_NOEXEC | M.MS_NOATIME | M.MS_NODI
 
 @dataclass(frozen=True, slots=True)
 class MountStep:
+    """One mount to make under the rootfs, with flags and data already parsed."""
+
     destination: str  # absolute path inside the container
     fstype: str
     source: str
@@ -72,6 +75,8 @@ class MountStep:
 
 @dataclass(frozen=True, slots=True)
 class DeviceNode:
+    """A device node to create in the container's /dev."""
+
     path: str
     kind: str  # c, b, u, p
     major: int
@@ -93,6 +98,8 @@ DEFAULT_DEVICES = (
 
 @dataclass(frozen=True, slots=True)
 class CapPlan:
+    """Capability sets as numbers, ready for capset and prctl."""
+
     bounding: frozenset[int]
     effective: frozenset[int]
     permitted: frozenset[int]
@@ -102,6 +109,8 @@ class CapPlan:
 
 @dataclass(frozen=True, slots=True)
 class ProcessPlan:
+    """The container's process, ready for the last steps before execve."""
+
     args: tuple[str, ...]
     env: tuple[str, ...]
     cwd: str
@@ -126,6 +135,8 @@ class ProcessPlan:
 
 @dataclass(frozen=True, slots=True)
 class InitPlan:
+    """Everything the container's init carries out, checked and kernel-ready."""
+
     rootfs: str
     readonly: bool
     root_propagation: int
@@ -299,17 +310,17 @@ def build(spec: Spec, bundle: str, container_id: str) -> InitPlan:
                 raise InvalidSpec(f"linux.namespaces[{i}].path", f"{ns.path}: no such namespace file")
             joins.append((ns.type, ns.path))
         else:
-            new_ns |= BY_TYPE[ns.type]
+            new_ns |= BITS[ns.type]
     joins.sort(key=lambda j: j[0] != "user")  # joining the user namespace first grants the rights for the rest
     has_mount_ns = spec.linux.namespace("mount") is not None
     if not has_mount_ns:
         raise InvalidSpec("linux.namespaces", "a mount namespace is required (berth never mounts on the host)")
-    user_ns = bool(new_ns & CloneFlag.CLONE_NEWUSER)
+    user_ns = bool(new_ns & CLONE_NEWUSER)
     if user_ns and not spec.linux.uid_mappings:
         raise InvalidSpec("linux.uidMappings", "required with a new user namespace")
     if spec.linux.uid_mappings and not user_ns:
         raise InvalidSpec("linux.uidMappings", "given without a new user namespace")
-    if spec.hostname and not (new_ns & CloneFlag.CLONE_NEWUTS or spec.linux.namespace("uts")):
+    if spec.hostname and not (new_ns & CLONE_NEWUTS or spec.linux.namespace("uts")):
         raise InvalidSpec("hostname", "setting a hostname needs a uts namespace")
 
     mounts = tuple(_mount_step(m, i, bundle) for i, m in enumerate(spec.mounts))
@@ -365,7 +376,7 @@ def build(spec: Spec, bundle: str, container_id: str) -> InitPlan:
         limits=_limits(spec, devices),
         process=_process_plan(spec.process),
         has_mount_ns=has_mount_ns,
-        new_pid_ns=bool(new_ns & CloneFlag.CLONE_NEWPID),
+        new_pid_ns=bool(new_ns & CLONE_NEWPID),
         hooks=hooks,
     )
 

@@ -13,16 +13,14 @@ from __future__ import annotations
 
 import errno
 import os
-import shutil
 import stat
+from collections.abc import Callable
 
 from berth.runtime.plan import REMOUNT_KEEP, DeviceNode, InitPlan, MountStep
 from berth.sys import mount as m
 from berth.sys._libc import SyscallError
 from berth.sys.cgroups import unified
 from berth.sys.cgroups.v1 import hierarchies
-from berth.sys.mount import MountFlag as F
-from berth.sys.mount_options import mount_by_options
 
 _MAX_LINKS = 255
 
@@ -62,7 +60,7 @@ def secure_join(root: str, unsafe: str) -> str:
 def _locked_flags(path: str) -> int:
     """Flags a remount must keep: statvfs's ST_* bits equal the MS_* bits for these."""
     try:
-        return os.statvfs(path).f_flag & int(REMOUNT_KEEP)
+        return os.statvfs(path).f_flag & REMOUNT_KEEP
     except OSError:
         return 0
 
@@ -78,17 +76,17 @@ def _make_target(dest: str, source_is_file: bool) -> None:
 
 
 def _mount_cgroup(dest: str, step: MountStep) -> None:
-    ro = step.flags & F.MS_RDONLY
-    flags = F(step.flags) & ~F.MS_RDONLY
+    ro = step.flags & m.MS_RDONLY
+    flags = step.flags & ~m.MS_RDONLY
     if unified():
         try:
-            m.mount("cgroup2", dest, "cgroup2", F(step.flags))
+            m.mount("cgroup2", dest, "cgroup2", step.flags)
         except SyscallError:
-            m.mount("/sys/fs/cgroup", dest, None, F.MS_BIND | F.MS_REC)
+            m.mount("/sys/fs/cgroup", dest, None, m.MS_BIND | m.MS_REC)
         return
     # cgroup v1: a tmpfs holding one mount per hierarchy. Inside a cgroup namespace each
     # hierarchy shows the container's own group as its root.
-    m.mount("tmpfs", dest, "tmpfs", flags | F.MS_NOSUID | F.MS_NOEXEC | F.MS_NODEV, "mode=755")
+    m.mount("tmpfs", dest, "tmpfs", flags | m.MS_NOSUID | m.MS_NOEXEC | m.MS_NODEV, "mode=755")
     by_point: dict[str, list[str]] = {}
     for controller, point in hierarchies().items():
         by_point.setdefault(point, []).append(controller)
@@ -97,15 +95,17 @@ def _mount_cgroup(dest: str, step: MountStep) -> None:
         target = os.path.join(dest, name)
         os.makedirs(target, exist_ok=True)
         try:
-            m.mount("cgroup", target, "cgroup", flags | (F.MS_RDONLY if ro else F(0)), ",".join(sorted(controllers)))
+            m.mount("cgroup", target, "cgroup", flags | (m.MS_RDONLY if ro else 0), ",".join(sorted(controllers)))
         except SyscallError:
-            m.mount(point, target, None, F.MS_BIND | F.MS_REC)
+            m.mount(point, target, None, m.MS_BIND | m.MS_REC)
     if ro:
-        m.mount(None, dest, None, F.MS_REMOUNT | F.MS_RDONLY | flags | F.MS_NOSUID | F.MS_NOEXEC | F.MS_NODEV)
+        m.mount(None, dest, None, m.MS_REMOUNT | m.MS_RDONLY | flags | m.MS_NOSUID | m.MS_NOEXEC | m.MS_NODEV)
 
 
 def _copy_up(image_dir: str, volume: str) -> None:
     """Fill an empty volume folder with the image's files at the mount point."""
+    import shutil  # (only volumes need it; it costs ~3 ms to import)
+
     if not os.path.isdir(image_dir) or os.listdir(volume):
         return
     st = os.lstat(image_dir)
@@ -121,6 +121,8 @@ def _copy_up(image_dir: str, volume: str) -> None:
 
 
 def _copy_owned(src: str, dst: str) -> None:
+    import shutil
+
     if os.path.islink(src):
         os.symlink(os.readlink(src), dst)
     else:
@@ -146,24 +148,24 @@ def mount_step(rootfs: str, step: MountStep) -> None:
     if step.fstype == "cgroup":
         _mount_cgroup(dest, step)
     elif step.bind:
-        m.mount(step.source, dest, None, F.MS_BIND | (F(step.flags) & F.MS_REC))
+        m.mount(step.source, dest, None, m.MS_BIND | (step.flags & m.MS_REC))
         if step.needs_remount:
-            flags = F(step.flags) | F.MS_REMOUNT | F.MS_BIND | _locked_flags(dest)
+            flags = step.flags | m.MS_REMOUNT | m.MS_BIND | _locked_flags(dest)
             m.mount(None, dest, None, flags)
     else:
         source = step.source or step.fstype
         try:
-            m.mount(source, dest, step.fstype, F(step.flags), step.data)
+            m.mount(source, dest, step.fstype, step.flags, step.data)
         except SyscallError as err:
             # Without its own network (or ipc) namespace a container in a user namespace
             # may not mount sysfs (or mqueue); runc falls back to the host's, bound.
             fallback = {"sysfs": "/sys", "mqueue": "/dev/mqueue"}.get(step.fstype)
             if err.errno != errno.EPERM or fallback is None:
                 raise
-            m.mount(fallback, dest, None, F.MS_BIND | F.MS_REC)
-            m.mount(None, dest, None, F.MS_BIND | F.MS_REMOUNT | F(step.flags) | _locked_flags(dest))
+            m.mount(fallback, dest, None, m.MS_BIND | m.MS_REC)
+            m.mount(None, dest, None, m.MS_BIND | m.MS_REMOUNT | step.flags | _locked_flags(dest))
     for propagation in step.propagation:
-        m.mount(None, dest, None, F(propagation))
+        m.mount(None, dest, None, propagation)
 
 
 def _make_device(rootfs: str, dev: DeviceNode) -> None:
@@ -173,13 +175,12 @@ def _make_device(rootfs: str, dev: DeviceNode) -> None:
     os.makedirs(os.path.dirname(dest), exist_ok=True)
     kind = {"c": stat.S_IFCHR, "u": stat.S_IFCHR, "b": stat.S_IFBLK, "p": stat.S_IFIFO}[dev.kind]
     try:
-        os.mknod(dest, kind | (dev.mode & 0o7777), os.makedev(dev.major, dev.minor))
-        os.chmod(dest, dev.mode & 0o7777)  # mknod's mode is filtered by the umask
+        os.mknod(dest, kind | (dev.mode & 0o7777), os.makedev(dev.major, dev.minor))  # umask is 0 here
         os.chown(dest, dev.uid, dev.gid)
     except PermissionError:
         # In a user namespace mknod is refused: bind the host's node instead.
         _make_target(dest, True)
-        m.mount(dev.path, dest, None, F.MS_BIND)
+        m.mount(dev.path, dest, None, m.MS_BIND)
 
 
 _DEV_LINKS = (
@@ -191,7 +192,7 @@ _DEV_LINKS = (
 
 
 def populate_dev(rootfs: str, plan: InitPlan) -> None:
-    old = os.umask(0)
+    old = os.umask(0)  # device nodes get exactly their mode
     try:
         for dev in plan.devices:
             _make_device(rootfs, dev)
@@ -215,19 +216,28 @@ def populate_dev(rootfs: str, plan: InitPlan) -> None:
 def mount_rootfs(plan: InitPlan) -> None:
     """Mount the snapshot's file system (an overlay of the image's layers) onto the
     rootfs folder, in the container's own mount namespace: nothing stays on the host."""
+    from berth.sys.mount_options import mount_by_options  # (before pivot_root: files still in reach)
+
     for mnt in plan.rootfs_mounts:
         mount_by_options(mnt.type, mnt.source or mnt.type, mnt.options, plan.rootfs)
 
 
-def prepare(plan: InitPlan) -> None:
-    """Everything before pivot_root."""
-    m.mount(None, "/", None, F(plan.root_propagation))
+def prepare(plan: InitPlan, enter_cgroup: Callable[[], None] | None = None) -> None:
+    """Everything before pivot_root. ``enter_cgroup``, when given, runs once, before the
+    first cgroup file system is mounted (which shows the cgroup namespace's root) or
+    else after the last mount."""
+    m.mount(None, "/", None, plan.root_propagation)
     if plan.rootfs_mounts:
         mount_rootfs(plan)
     else:
-        m.mount(plan.rootfs, plan.rootfs, None, F.MS_BIND | F.MS_REC)
+        m.mount(plan.rootfs, plan.rootfs, None, m.MS_BIND | m.MS_REC)
     for step in plan.mounts:
+        if enter_cgroup is not None and step.fstype in ("cgroup", "cgroup2"):
+            enter_cgroup()
+            enter_cgroup = None
         mount_step(plan.rootfs, step)
+    if enter_cgroup is not None:
+        enter_cgroup()
     populate_dev(plan.rootfs, plan)
     cwd = secure_join(plan.rootfs, plan.process.cwd)
     if not os.path.exists(cwd):
@@ -239,7 +249,7 @@ def pivot(rootfs: str) -> None:
     m.pivot_root(".", ".")
     # The old root is now stacked under the new one at "/"; make it a slave so the
     # detach below cannot propagate to the host, then drop it.
-    m.mount(None, ".", None, F.MS_SLAVE | F.MS_REC)
+    m.mount(None, ".", None, m.MS_SLAVE | m.MS_REC)
     m.umount(".", m.MNT_DETACH)
     os.chdir("/")
 
@@ -252,21 +262,21 @@ def finish(plan: InitPlan) -> None:
         except (FileNotFoundError, NotADirectoryError):
             continue
         if stat.S_ISDIR(st.st_mode):
-            m.mount("tmpfs", path, "tmpfs", F.MS_RDONLY)
+            m.mount("tmpfs", path, "tmpfs", m.MS_RDONLY)
         else:
-            m.mount("/dev/null", path, None, F.MS_BIND)
+            m.mount("/dev/null", path, None, m.MS_BIND)
     for path in plan.readonly_paths:
         if not os.path.exists(path):
             continue
-        m.mount(path, path, None, F.MS_BIND | F.MS_REC)
-        m.mount(None, path, None, F.MS_BIND | F.MS_REMOUNT | F.MS_RDONLY | F.MS_REC | _locked_flags(path))
+        m.mount(path, path, None, m.MS_BIND | m.MS_REC)
+        m.mount(None, path, None, m.MS_BIND | m.MS_REMOUNT | m.MS_RDONLY | m.MS_REC | _locked_flags(path))
     if plan.readonly:
-        m.mount(None, "/", None, F.MS_BIND | F.MS_REMOUNT | F.MS_RDONLY | _locked_flags("/"))
+        m.mount(None, "/", None, m.MS_BIND | m.MS_REMOUNT | m.MS_RDONLY | _locked_flags("/"))
     if plan.set_root_propagation:
-        m.mount(None, "/", None, F(plan.set_root_propagation))
+        m.mount(None, "/", None, plan.set_root_propagation)
 
 
 def bind_console(slave_path: str) -> None:
     """/dev/console is the container's terminal, as Docker and runc set it up."""
     _make_target("/dev/console", True)
-    m.mount(slave_path, "/dev/console", None, F.MS_BIND)
+    m.mount(slave_path, "/dev/console", None, m.MS_BIND)

@@ -18,6 +18,11 @@ One SOCK_SEQPACKET socketpair, one JSON object per packet, fds by SCM_RIGHTS::
       │ start: a byte on the gate ──────────────────────────────────► │ execve; the socket closes
       │                                                               │ (CLOEXEC) — EOF means it ran
 
+Without a user namespace (``init.direct``) the parent forks the container's PID 1
+itself, into its pid namespace: there is no stage 1 and no PID message; instead the
+parent moves the child into its cgroup while the child mounts, then sends JOINED,
+which the child waits for before it enters its cgroup namespace.
+
 Any step may instead send ERROR {message, field, errno} and exit; the parent raises it
 as the matching berth error.
 """
@@ -39,9 +44,13 @@ HOOKS = "hooks"
 HOOKS_DONE = "hooks-done"
 PTY = "pty"
 CREATED = "created"
+JOINED = "joined"
 ERROR = "error"
 
 _MAX = 65536
+# Messages without fields, encoded once: the container's side sends them between fork
+# and exec, where every page its code touches is a copy-on-write fault.
+_BARE = {kind: json.dumps({"type": kind}).encode() for kind in (USERNS, MAPPED, HOOKS, HOOKS_DONE, PTY, CREATED, JOINED)}
 
 
 def pair() -> tuple[socket.socket, socket.socket]:
@@ -50,7 +59,9 @@ def pair() -> tuple[socket.socket, socket.socket]:
 
 
 def send(sock: socket.socket, kind: str, fds: list[int] | None = None, **fields: Any) -> None:
-    data = json.dumps({"type": kind, **fields}).encode()
+    data = None if fields else _BARE.get(kind)
+    if data is None:
+        data = json.dumps({"type": kind, **fields}).encode()
     if fds:
         sock.sendmsg([data], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))])
     else:

@@ -13,6 +13,8 @@ from berth.errors import InvalidArgument
 
 @dataclass(frozen=True, slots=True)
 class ResolvedUser:
+    """A user name (and group) resolved against the container's own files."""
+
     uid: int
     gid: int
     groups: tuple[int, ...]

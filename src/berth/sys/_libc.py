@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import ctypes
 import errno
-import logging
 import os
-import platform
+import sys
 from collections.abc import Callable
-
-log = logging.getLogger(__name__)
 
 # ctypes.util.find_library spawns ldconfig, which costs milliseconds on every start of
 # `berth runtime run`; glibc's soname has been libc.so.6 on every Linux berth targets.
@@ -26,11 +23,12 @@ for _table in _SYSCALLS.values():
 
 
 def syscall_number(name: str) -> int:
-    table = _SYSCALLS.get(platform.machine())
+    machine = os.uname().machine  # (what platform.machine() returns, without importing platform)
+    table = _SYSCALLS.get(machine)
     if table is None or name not in table:
         from berth.errors import Unsupported
 
-        raise Unsupported(f"syscall {name}: unknown on {platform.machine()}")
+        raise Unsupported(f"syscall {name}: unknown on {machine}")
     return table[name]
 
 
@@ -59,5 +57,9 @@ def call(fn: Callable[[], int], op: str, path: str | None = None, detail: str = 
             return ret
         err = ctypes.get_errno()
         if err != errno.EINTR:
-            log.debug("%s %s failed: %s", op, path or "", os.strerror(err))
+            # Logged only if logging is loaded (--debug loads it): importing it would cost
+            # ~4 ms of every cold start, and fails in a container's process after pivot_root.
+            logging = sys.modules.get("logging")
+            if logging is not None:
+                logging.getLogger(__name__).debug("%s %s failed: %s", op, path or "", os.strerror(err))
             raise SyscallError(err, op, path, detail)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import os
 
-from berth.sys._libc import call, libc
+from berth.sys._libc import SyscallError, call, libc
 
 
 class CloneFlag(enum.IntFlag):
@@ -19,6 +19,17 @@ class CloneFlag(enum.IntFlag):
     CLONE_NEWNET = 0x40000000
 
 
+# Plain-int copies for the container's start path (see sys/mount.py: IntFlag operations
+# are slow the first time a process meets a combination).
+CLONE_NEWTIME = int(CloneFlag.CLONE_NEWTIME)
+CLONE_NEWNS = int(CloneFlag.CLONE_NEWNS)
+CLONE_NEWCGROUP = int(CloneFlag.CLONE_NEWCGROUP)
+CLONE_NEWUTS = int(CloneFlag.CLONE_NEWUTS)
+CLONE_NEWIPC = int(CloneFlag.CLONE_NEWIPC)
+CLONE_NEWUSER = int(CloneFlag.CLONE_NEWUSER)
+CLONE_NEWPID = int(CloneFlag.CLONE_NEWPID)
+CLONE_NEWNET = int(CloneFlag.CLONE_NEWNET)
+
 # The OCI runtime spec's namespace names, and the /proc/PID/ns entries they live at.
 BY_TYPE: dict[str, CloneFlag] = {
     "pid": CloneFlag.CLONE_NEWPID,
@@ -30,6 +41,8 @@ BY_TYPE: dict[str, CloneFlag] = {
     "cgroup": CloneFlag.CLONE_NEWCGROUP,
     "time": CloneFlag.CLONE_NEWTIME,
 }
+BITS: dict[str, int] = {kind: int(flag) for kind, flag in BY_TYPE.items()}  # (as plain ints)
+
 PROC_NAME: dict[str, str] = {
     "pid": "pid",
     "network": "net",
@@ -42,15 +55,19 @@ PROC_NAME: dict[str, str] = {
 }
 
 
-def unshare(flags: CloneFlag) -> None:
-    call(lambda: int(libc.unshare(int(flags))), "unshare", None, repr(flags))
+def unshare(flags: int) -> None:
+    try:
+        call(lambda: int(libc.unshare(int(flags))), "unshare")
+    except SyscallError as err:
+        err.detail = repr(CloneFlag(flags))  # worded only on failure (an enum's repr is not cheap)
+        raise
 
 
-def setns(fd: int, flag: CloneFlag | int = 0, path: str | None = None) -> None:
+def setns(fd: int, flag: int = 0, path: str | None = None) -> None:
     call(lambda: int(libc.setns(fd, int(flag))), "setns", path)
 
 
-def join(path: str, flag: CloneFlag | int = 0) -> None:
+def join(path: str, flag: int = 0) -> None:
     """Join the namespace at ``path`` (``/proc/PID/ns/net``, a bind-mounted nsfs file)."""
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     try:

@@ -18,12 +18,15 @@ PR_CAP_AMBIENT_RAISE = 2
 PR_CAP_AMBIENT_CLEAR_ALL = 4
 
 
+# Its own function object, typed for integer arguments: ctypes converts them without a
+# c_ulong object per argument (a container's start drops ~27 capabilities one by one).
+_prctl = libc["prctl"]
+_prctl.argtypes = (ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong)
+_prctl.restype = ctypes.c_int
+
+
 def prctl(option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 0, op: str = "prctl") -> int:
-    return call(
-        lambda: int(libc.prctl(option, ctypes.c_ulong(arg2), ctypes.c_ulong(arg3), ctypes.c_ulong(arg4),
-                               ctypes.c_ulong(arg5))),
-        op,
-    )
+    return call(lambda: int(_prctl(option, arg2, arg3, arg4, arg5)), op)
 
 
 def set_no_new_privs() -> None:

@@ -2,32 +2,29 @@
 
 Compiling (through pyseccomp) costs tens of milliseconds, most of it loading the
 library, so callers cache the BPF program by a key of the filter's description and
-only :func:`load_bpf` runs on a container's start path.
+only :func:`load_bpf` (from bpf.py) runs on a container's start path.
 """
 
 from __future__ import annotations
 
-import ctypes
 import errno as errno_mod
 import logging
 import tempfile
 from dataclasses import dataclass
 
 from berth.errors import InvalidArgument
-from berth.sys._libc import call, libc, syscall_number
+from berth.sys.bpf import FILTER_FLAGS, SECCOMP_SET_MODE_FILTER, load_bpf
+
+__all__ = ["ArgCmp", "Rule", "Filter", "compile_bpf", "load_bpf", "FILTER_FLAGS", "SECCOMP_SET_MODE_FILTER"]
 
 log = logging.getLogger(__name__)
 
-SECCOMP_SET_MODE_FILTER = 1
-FILTER_FLAGS = {
-    "SECCOMP_FILTER_FLAG_TSYNC": 1,
-    "SECCOMP_FILTER_FLAG_LOG": 2,
-    "SECCOMP_FILTER_FLAG_SPEC_ALLOW": 4,
-}
 
 
 @dataclass(frozen=True, slots=True)
 class ArgCmp:
+    """A comparison of one syscall argument, as libseccomp takes it."""
+
     index: int
     op: str  # SCMP_CMP_EQ …
     value: int
@@ -36,6 +33,8 @@ class ArgCmp:
 
 @dataclass(frozen=True, slots=True)
 class Rule:
+    """An action for some syscalls, optionally only for some argument values."""
+
     names: tuple[str, ...]
     action: str  # SCMP_ACT_ALLOW …
     errno_ret: int | None = None
@@ -44,6 +43,8 @@ class Rule:
 
 @dataclass(frozen=True, slots=True)
 class Filter:
+    """A whole seccomp filter, as compile_bpf takes it."""
+
     default_action: str
     default_errno: int | None = None
     architectures: tuple[str, ...] = ()
@@ -115,24 +116,3 @@ def compile_bpf(flt: Filter) -> bytes:
         ctx.export_bpf(out)
         out.seek(0)
         return out.read()
-
-
-class _SockFprog(ctypes.Structure):
-    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
-
-
-def load_bpf(program: bytes, flags: tuple[str, ...] = ()) -> None:
-    """Install ``program`` on the calling thread (needs no_new_privs or CAP_SYS_ADMIN)."""
-    if len(program) % 8 or not program:
-        raise InvalidArgument("seccomp program: not a whole number of BPF instructions")
-    bits = 0
-    for name in flags:
-        if name not in FILTER_FLAGS:
-            raise InvalidArgument(f"seccomp flag {name!r}: unknown")
-        bits |= FILTER_FLAGS[name]
-    buf = ctypes.create_string_buffer(program, len(program))
-    prog = _SockFprog(len(program) // 8, ctypes.cast(buf, ctypes.c_void_p))
-    number = syscall_number("seccomp")
-    call(lambda: int(libc.syscall(number, SECCOMP_SET_MODE_FILTER, bits, ctypes.byref(prog))), "seccomp")
-    del buf
-

@@ -24,11 +24,20 @@ def write(path: str, value: str) -> None:
 
 
 def read(path: str, default: str = "") -> str:
+    # os-level: a buffered text file object costs more than these small reads.
     try:
-        with open(path) as f:
-            return f.read().strip()
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except (FileNotFoundError, ProcessLookupError):
         return default
+    try:
+        chunks = []
+        while chunk := os.read(fd, 65536):
+            chunks.append(chunk)
+    except ProcessLookupError:
+        return default
+    finally:
+        os.close(fd)
+    return b"".join(chunks).decode().strip()
 
 
 def read_int(path: str, default: int = 0) -> int:

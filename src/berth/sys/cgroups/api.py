@@ -35,6 +35,8 @@ class DeviceAccess:
 
 @dataclass(frozen=True, slots=True)
 class CgroupLimits:
+    """The limits a container's cgroup gets (None or empty: not set)."""
+
     memory: int | None = None  # bytes; -1 or None means unlimited
     memory_swap: int | None = None  # memory + swap (v1 semantics); -1 unlimited
     memory_reservation: int | None = None
@@ -51,6 +53,8 @@ class CgroupLimits:
 
 @dataclass(frozen=True, slots=True)
 class CgroupStats:
+    """Usage read from a container's cgroup."""
+
     memory_usage: int = 0
     memory_limit: int = 0
     memory_max_usage: int = 0

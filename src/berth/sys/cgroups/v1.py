@@ -58,7 +58,12 @@ class CgroupV1Manager:
         for controller, d in self._dirs():
             if controller == "cpuset":
                 self._make_cpuset(d)
-            else:
+                continue
+            try:
+                os.mkdir(d)  # (the parent usually exists: one call, not makedirs' two)
+            except FileExistsError:
+                pass
+            except FileNotFoundError:
                 os.makedirs(d, exist_ok=True)
 
     def _make_cpuset(self, d: str) -> None:
