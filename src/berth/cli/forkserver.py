@@ -63,6 +63,11 @@ PRELOAD = (
     "berth.registry.client.session", "berth.registry.client.resolver", "berth.registry.client.pull",
     "berth.registry.client.push", "berth.registry.client.progress", "berth.store.layers.apply",
     "rich.progress",
+    # The network's pieces a bridged `run` uses (each is imported lazily by the manager).
+    "berth.network.manager", "berth.network.kernel", "berth.network.store", "berth.network.plan",
+    "berth.network.ports", "berth.network.ipam", "berth.network.resolv", "berth.network.naming",
+    "berth.network.nat.rules", "berth.network.dns.control", "berth.sys.netlink", "berth.sys.netns",
+    "berth.sys.nftables", "berth.sys.sysctl", "threading",
     # Loaded lazily by the runtime (a cold start may not need them).
     "berth.sys.seccomp", "berth.sys.mount_options", "shutil", "logging",
     # click looks every short option (-b, -d, -e …) up as a long one first and builds
