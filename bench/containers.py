@@ -72,8 +72,10 @@ class Engine:
         quiet([*self.cmd, *args], self.env)
 
     def out(self, *args: str) -> str:
-        return subprocess.run([*self.cmd, *args], capture_output=True, text=True, check=True,
-                              env=self.env).stdout.strip()
+        done = subprocess.run([*self.cmd, *args], capture_output=True, text=True, env=self.env)
+        if done.returncode != 0:
+            raise RuntimeError(f"{' '.join([*self.cmd, *args])}: exit {done.returncode}: {done.stderr.strip()}")
+        return done.stdout.strip()
 
 
 def measure_run_exec(engines: list[Engine], runs: int) -> list[tuple[str, str, float, float]]:
@@ -101,9 +103,15 @@ def density(e: Engine, count: int) -> tuple[float, float, float]:
     time.sleep(1)
     before = mem_available()
     start = time.perf_counter()
-    ids = []
-    for i in range(count):
-        ids.append(e.out("run", "-d", "--network", "none", "--name", f"dens{i}", "busybox:bench", "sleep", "36000"))
+    ids: list[str] = []
+    try:
+        for i in range(count):
+            ids.append(e.out("run", "-d", "--network", "none", "--name", f"dens{i}", "busybox:bench", "sleep",
+                             "36000"))
+    except RuntimeError:
+        for chunk in range(0, len(ids), 100):  # never leave the ones that started behind
+            quiet([*e.cmd, "rm", "-f", *ids[chunk : chunk + 100]], e.env)
+        raise
     started = time.perf_counter() - start
     time.sleep(2)
     drop_caches()
