@@ -51,8 +51,10 @@ def main() -> None:
     from berth.testing.rootfs import make_busybox_rootfs
 
     work = tempfile.mkdtemp(prefix="berth-demo-")
+    # Network names of the demo's own, so it never meets an installed berth's bridge.
     env = dict(os.environ, BERTH_ROOT=os.path.join(work, "root"), BERTH_RUN=os.path.join(work, "run"),
-               BERTH_FORKSERVER_DIR=os.path.join(work, "forkserver"))
+               BERTH_FORKSERVER_DIR=os.path.join(work, "forkserver"), BERTH_NET_DEFAULT_BRIDGE="berthdemo0",
+               BERTH_NET_DEFAULT_SUBNET="10.199.0.0/16", BERTH_NET_TABLE="berth_demo")
     try:
         step("An image without any hub: berth bootstrap busybox")
         show([BERTH, "bootstrap", "busybox"], env=env, check=True)
@@ -121,6 +123,10 @@ def main() -> None:
         show([BERTH, "runtime", "list"], env=env, check=True)
     finally:
         _stop_forkserver(os.path.join(work, "forkserver"))
+        if os.path.exists(os.path.join(work, "root", "berth.db")):
+            from berth.testing.netenv import teardown_networks
+
+            teardown_networks(env)  # the demo's bridge, nft table and DNS server
         shutil.rmtree(work, ignore_errors=True)
     print("\ndone: everything the demo made is gone.")
 

@@ -98,6 +98,7 @@ def network_up(net: Network, cfg: NetworkConfig) -> Plan:
                         bridge_mac(net.id), net.mtu or cfg.mtu))
     ops.append(Sysctl(f"net/ipv4/conf/{net.bridge}/route_localnet", "1"))
     ops.append(Nft(rules.setup(cfg.table)))
+    ops.append(Nft(rules.forget_bridge(cfg.table, net_rules(net)), tolerant=True))
     ops.append(Nft(rules.network_up(cfg.table, net_rules(net))))
     return tuple(ops)
 

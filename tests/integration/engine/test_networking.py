@@ -8,6 +8,9 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
+
+from berth.testing.netenv import teardown_networks
 
 from .conftest import Berth
 
@@ -131,3 +134,21 @@ def test_bad_network_input(berth: Berth) -> None:
     berth.ok("network", "create", "--subnet", "10.66.0.0/24", "one")
     overlap = berth("network", "create", "--subnet", "10.66.0.0/16", "two")
     assert overlap.returncode != 0 and "overlap" in overlap.stderr
+
+
+def test_a_bridge_left_by_an_earlier_root_is_taken_over(berth: Berth, tmp_path: Path) -> None:
+    # The first root brings the default bridge up and never takes it down (a crash).
+    berth.ok("run", "--rm", "busybox", "true")
+    other = dict(berth.env, BERTH_ROOT=str(tmp_path / "root2"), BERTH_RUN=str(tmp_path / "run2"))
+    second = Berth(other, tmp_path)
+    second.ok("load", "-i", _busybox_tar(berth))
+    try:
+        assert second.ok("run", "--rm", "busybox", "sh", "-c", "ip -o -4 addr show eth0 | grep -c 10.88.") == "1"
+    finally:
+        teardown_networks(other)
+
+
+def _busybox_tar(berth: Berth) -> str:
+    path = berth.tmp / "busybox-again.tar"
+    berth.ok("save", "-o", str(path), "busybox")
+    return str(path)

@@ -161,6 +161,19 @@ def network_up(table: str, net: NetRules) -> Script:
     return Script(tuple(cmds))
 
 
+def forget_bridge(table: str, net: NetRules) -> Script:
+    """Map elements keyed by this bridge name or subnet, whoever added them: a network of
+    an earlier berth root (or a crash) with the same bridge name would otherwise make
+    :func:`network_up`'s elements "exist" already. Apply tolerantly (absent is fine)."""
+    t, br = check_table(table), f'"{net.bridge}"'
+    return Script((
+        f"delete element ip {t} from_bridge {{ {br} }}",
+        f"delete element ip {t} to_bridge {{ {br} }}",
+        f"delete element ip {t} nat_src {{ {net.subnet} }}",
+        f"delete element ip {t} bridges {{ {br} }}",
+    ))
+
+
 def network_down(table: str, net: NetRules) -> Script:
     """Undo :func:`network_up`: elements first (they reference the chains)."""
     t, br = check_table(table), f'"{net.bridge}"'
