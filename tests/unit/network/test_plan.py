@@ -22,11 +22,15 @@ def endpoint(default_route: bool) -> Endpoint:
 
 def test_network_up_steps_in_order() -> None:
     steps = plan.network_up(NET, CFG)
-    assert [type(s).__name__ for s in steps] == ["Sysctl", "BridgeUp", "Sysctl", "Nft", "Nft"]
+    assert [type(s).__name__ for s in steps] == ["Sysctl", "BridgeUp", "Sysctl", "Nft", "Nft", "Nft"]
     assert steps[0] == plan.Sysctl("net/ipv4/ip_forward", "1")
     assert steps[1] == plan.BridgeUp("br-abababababab", ipaddress.IPv4Interface("10.9.0.1/24"),
                                      "02:ab:ab:ab:ab:ab", 0)
     assert steps[2] == plan.Sysctl("net/ipv4/conf/br-abababababab/route_localnet", "1")
+    # a stale element for this bridge name (an earlier root's) is forgotten, tolerantly
+    forget = steps[4]
+    assert isinstance(forget, plan.Nft) and forget.tolerant
+    assert 'delete element ip t1 from_bridge { "br-abababababab" }' in forget.script.commands
 
 
 def test_internal_network_asks_for_no_forwarding() -> None:
