@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import sys
 import time
 from collections.abc import Callable
@@ -893,5 +892,3 @@ def port(ctx: click.Context, container: str) -> None:
     for binding in engine.network.ports(view.id):
         click.echo(str(binding))
 
-
-_ = signal

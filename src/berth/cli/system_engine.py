@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from typing import Any
 
 import click
 
@@ -98,4 +97,3 @@ class _VolumePruner:
 
 CONTAINERS = _ContainerPruner()
 VOLUMES = _VolumePruner()
-_: Any = None

@@ -615,7 +615,8 @@ class Shim:
         self.stop_deadline = None
         self.save(status=st.EXITED, exit_code=code, oom_killed=oom, finished_at=logs.timestamp(), pid=0)
         extra = {"exitCode": str(code)}
-        self.event("oom") if oom else None
+        if oom:
+            self.event("oom")
         self.event("die", extra)
         for client in list(self.clients):
             if client.mode == "attach":

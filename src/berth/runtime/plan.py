@@ -330,10 +330,9 @@ def build(spec: Spec, bundle: str, container_id: str) -> InitPlan:
             raise InvalidSpec(f"linux.devices[{i}].major", "must not be negative")
         devices.append(DeviceNode(d.path, d.type, d.major, d.minor, 0o666 if d.file_mode is None else d.file_mode,
                                   d.uid or 0, d.gid or 0))
-    for i, key in enumerate(spec.linux.sysctl):
+    for key in spec.linux.sysctl:
         if "/" in key or ".." in key:
             raise InvalidSpec(f"linux.sysctl.{key}", "not a sysctl name")
-        del i
 
     propagation = M.MS_SLAVE | M.MS_REC
     set_root = 0
