@@ -294,12 +294,12 @@ class Engine:
             if uses_sandbox(view.record.config):
                 undo.callback(self._release_network, view.id)
                 self._attach_network(view.record)
-            # SQLite must not cross a fork: the shim (and its children) would inherit the
-            # connection's lock bookkeeping without its POSIX locks, and a later connection
-            # there could write unlocked (a corrupt index was the result). The next use
-            # here reopens it.
-            self.db.close()
-            report = spawn.spawn(paths.shim_config, wait_for_start=wait_for_client)
+            # SQLite must not cross a fork: a shim forked from here (and its children)
+            # would inherit the connection's lock bookkeeping without its POSIX locks, and
+            # a later connection there could write unlocked (a corrupt index was the
+            # result). A fork server's shims are forked by the server, so only the
+            # fallback fork closes it; the next use here reopens it.
+            report = spawn.spawn(paths.shim_config, wait_for_start=wait_for_client, before_fork=self.db.close)
             if "error" in report:
                 err = ContainerStartError(str(report["error"]))
                 err.exit_code = int(report.get("exit_code", 125))

@@ -17,6 +17,7 @@ import marshal
 import os
 import socket
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from berth.errors import Internal
@@ -32,11 +33,14 @@ def quiet_stdio() -> None:
     os.close(devnull)
 
 
-def spawn(config_path: str, *, wait_for_start: bool) -> dict[str, Any]:
+def spawn(config_path: str, *, wait_for_start: bool, before_fork: Callable[[], None] | None = None) -> dict[str, Any]:
     """Start the shim for the container whose shim.json is at ``config_path``; return
-    its first report."""
+    its first report. ``before_fork`` runs only when this process forks the shim itself
+    (no fork server): whatever must not cross a fork is closed there."""
     read_end, write_end = os.pipe2(os.O_CLOEXEC)
     if not _via_forkserver(config_path, write_end, wait_for_start):
+        if before_fork is not None:
+            before_fork()
         _double_fork(config_path, read_end, write_end, wait_for_start)
     os.close(write_end)
     with os.fdopen(read_end, "rb") as report:

@@ -18,6 +18,7 @@ can lose the last transactions, never consistency.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import sqlite3
 import threading
@@ -29,6 +30,7 @@ MIGRATIONS = os.path.join(os.path.dirname(__file__), "migrations")
 BUSY_TIMEOUT_MS = 30_000
 
 
+@functools.cache
 def _migrations() -> list[tuple[str, int, str]]:
     """(component, version, path), ordered by component then version."""
     found = []
