@@ -11,8 +11,20 @@ BERTH := $(VENV)/bin/berth
 # debootstrap makes Debian base images, nftables (libnftables1) rewrites packets for
 # networks, iproute2 and iptables are what the network tests read the host's state with,
 # skopeo and docker-registry are the peers the registry is proven against.
-APT_PACKAGES := busybox-static python3-venv python3-dev libseccomp2 gcc debootstrap nftables libnftables1 \
-	iproute2 iptables skopeo docker-registry
+# One package a line, so branches that add one do not collide.
+APT_PACKAGES :=
+APT_PACKAGES += busybox-static
+APT_PACKAGES += python3-venv
+APT_PACKAGES += python3-dev
+APT_PACKAGES += libseccomp2
+APT_PACKAGES += gcc
+APT_PACKAGES += debootstrap
+APT_PACKAGES += nftables
+APT_PACKAGES += libnftables1
+APT_PACKAGES += iproute2
+APT_PACKAGES += iptables
+APT_PACKAGES += skopeo
+APT_PACKAGES += docker-registry
 
 .PHONY: install demo test lint unit integration bench clean
 

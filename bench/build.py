@@ -227,7 +227,7 @@ def main() -> None:
         scenarios = {"18-step multi-stage": ctx, "small (4 steps)": small}
         berth = Berth(work, busybox_tar)
         start = time.perf_counter()
-        berth.build(ctx)
+        berth.builder(ctx)
         notes.append(f"berth first build in an empty root (Go parser loaded, every file hashed): "
                      f"{(time.perf_counter() - start) * 1000:.0f} ms")
         out = run([*berth.exe, "run", "--rm", f"{TAG}:berth"], berth.env).strip()
@@ -238,7 +238,7 @@ def main() -> None:
             except (RuntimeError, OSError, subprocess.TimeoutExpired) as err:
                 notes.append(f"docker skipped: {err}")
         for scenario, folder in scenarios.items():
-            results[(scenario, "berth")] = measure(berth.build, folder, args.runs)
+            results[(scenario, "berth")] = measure(berth.builder, folder, args.runs)
             if docker is not None:
                 for name, buildkit in (("docker classic", False), ("docker buildkit", True)):
                     results[(scenario, name)] = measure(functools.partial(docker.build, buildkit=buildkit),

@@ -10,10 +10,10 @@ import tempfile
 import click
 
 # Loaded with the command (not on first use) so that the fork server has it warm.
-from berth.build.output import TextProgress
-from berth.build.plan import BuildOptions
-from berth.build.solver import BuildRequest, Solver, load_plan
-from berth.build.steps import Secret
+from berth.builder.output import TextProgress
+from berth.builder.plan import BuildOptions
+from berth.builder.solver import BuildRequest, Solver, load_plan
+from berth.builder.steps import Secret
 from berth.cli._store import store_of
 from berth.errors import InvalidArgument
 

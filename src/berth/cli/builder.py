@@ -33,8 +33,8 @@ def prune(ctx: click.Context, all_: bool, force: bool) -> None:
     """Remove the build cache: the cached step images no tag or container uses,
     and the RUN --mount=type=cache folders; then the layers nothing needs any more.
     """
-    from berth.build.cache import BuildCache
-    from berth.build.steps import walk_cache_folders
+    from berth.builder.cache import BuildCache
+    from berth.builder.steps import walk_cache_folders
     from berth.errors import Conflict, NotFound
     from berth.oci.digest import Digest
 
@@ -89,8 +89,8 @@ class CacheRow:
 
 def df_rows(ctx: click.Context) -> Iterable[CacheRow]:
     """The ``Build Cache`` row of ``berth system df``: cached step images and cache mounts."""
-    from berth.build.cache import intermediate_ids
-    from berth.build.steps import walk_cache_folders
+    from berth.builder.cache import intermediate_ids
+    from berth.builder.steps import walk_cache_folders
     from berth.errors import NotFound
     from berth.store.store import LAYER_BYTES
 

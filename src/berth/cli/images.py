@@ -60,7 +60,7 @@ def images(ctx: click.Context, repository: str | None, show_all: bool, digests: 
     since = _time_of(store, wanted.get("since"), latest=True)
     hidden: set[str] = set()
     if not show_all:
-        from berth.build.cache import intermediate_ids
+        from berth.builder.cache import intermediate_ids
 
         hidden = intermediate_ids(store.db)
     for image in all_images:

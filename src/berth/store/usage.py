@@ -16,7 +16,7 @@ from berth.oci.digest import Digest
 if TYPE_CHECKING:
     from berth.store.store import Store
 
-BUILD_CACHE_LABEL = "berth.build.cache"  # snapshots the build system keeps as its cache
+BUILD_CACHE_LABEL = "berth.builder.cache"  # snapshots the build system keeps as its cache
 
 
 @dataclass(frozen=True, slots=True)

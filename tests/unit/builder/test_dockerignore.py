@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from berth.build.dockerignore import Matcher, ignore_file_for, parse
+from berth.builder.dockerignore import Matcher, ignore_file_for, parse
 
 
 def matcher(text: str) -> Matcher:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from berth.build.errors import DockerfileError
-from berth.build.testing import FakeImages, plan_of
+from berth.builder.errors import DockerfileError
+from berth.builder.testing import FakeImages, plan_of
 
 MULTI = """\
 FROM busybox AS deps

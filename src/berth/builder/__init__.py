@@ -1,6 +1,6 @@
-"""berth.build: Dockerfile → typed instructions → a plan of steps with cache keys → image.
+"""berth.builder: Dockerfile → typed instructions → a plan of steps with cache keys → image.
 
-    from berth.build import BuildRequest, Solver, TextProgress
+    from berth.builder import BuildRequest, Solver, TextProgress
     result = Solver(store, root, run_root, TextProgress()).build(BuildRequest(context_dir="."))
 
 The pipeline, one module per stage (after BuildKit's frontend and solver):
@@ -26,11 +26,11 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from berth.build.errors import DockerfileError, StepFailed
-    from berth.build.output import TextProgress
-    from berth.build.plan import BuildOptions, Plan
-    from berth.build.solver import BuildRequest, BuildResult, Solver, load_plan
-    from berth.build.steps import Secret
+    from berth.builder.errors import DockerfileError, StepFailed
+    from berth.builder.output import TextProgress
+    from berth.builder.plan import BuildOptions, Plan
+    from berth.builder.solver import BuildRequest, BuildResult, Solver, load_plan
+    from berth.builder.steps import Secret
 
 _WHERE = {
     "DockerfileError": "errors", "StepFailed": "errors", "TextProgress": "output", "BuildOptions": "plan",
@@ -42,8 +42,8 @@ _WHERE = {
 def __getattr__(name: str) -> Any:
     module = _WHERE.get(name)
     if module is None:
-        raise AttributeError(f"module 'berth.build' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"berth.build.{module}"), name)
+        raise AttributeError(f"module 'berth.builder' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"berth.builder.{module}"), name)
 
 
 __all__ = ["BuildOptions", "BuildRequest", "BuildResult", "DockerfileError", "Plan", "Secret", "Solver",

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from berth.build import context as context_module
-from berth.build.context import BuildContext
-from berth.build.copy import CopyError
-from berth.build.keys import copy_inputs, plan_keys
-from berth.build.ops import CopyOp
-from berth.build.testing import plan_of
+from berth.builder import context as context_module
+from berth.builder.context import BuildContext
+from berth.builder.copy import CopyError
+from berth.builder.keys import copy_inputs, plan_keys
+from berth.builder.ops import CopyOp
+from berth.builder.testing import plan_of
 
 ARGS_DOCKERFILE = """\
 FROM busybox AS other

@@ -18,8 +18,8 @@ import os
 import stat
 import time
 
-from berth.build import dockerignore
-from berth.build.trees import ContextTree
+from berth.builder import dockerignore
+from berth.builder.trees import ContextTree
 
 INDEX_VERSION = 1
 RACY_NS = 1_000_000_000

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from berth.build.substitution import Lexer, SubstitutionError
+from berth.builder.substitution import Lexer, SubstitutionError
 
 ENV = {"A": "hello", "EMPTY": "", "P": "/usr/local/bin.tar.gz", "SP": "a b"}
 

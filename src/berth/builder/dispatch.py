@@ -26,11 +26,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from berth.build import instructions as ins
-from berth.build.errors import DockerfileError
-from berth.build.ops import CONTEXT, ConfigOp, CopyOp, InlineFile, Op, RunMount, RunOp, SourceRef, WorkdirOp
-from berth.build.parser import Dockerfile
-from berth.build.substitution import Lexer, SubstitutionError
+from berth.builder import instructions as ins
+from berth.builder.errors import DockerfileError
+from berth.builder.ops import CONTEXT, ConfigOp, CopyOp, InlineFile, Op, RunMount, RunOp, SourceRef, WorkdirOp
+from berth.builder.parser import Dockerfile
+from berth.builder.substitution import Lexer, SubstitutionError
 from berth.oci.descriptor import Platform
 from berth.oci.image import ContainerConfig, HealthConfig
 

@@ -16,11 +16,11 @@ from typing import Any
 
 import pytest
 
-from berth.build.errors import DockerfileError
-from berth.build.instructions import parse_program
-from berth.build.parser import parse
-from berth.build.plan import BuildOptions, make_plan
-from berth.build.testing import FakeImages
+from berth.builder.errors import DockerfileError
+from berth.builder.instructions import parse_program
+from berth.builder.parser import parse
+from berth.builder.plan import BuildOptions, make_plan
+from berth.builder.testing import FakeImages
 from berth.oci.descriptor import Platform
 
 HERE = Path(__file__).parent

@@ -24,7 +24,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from berth.build.errors import DockerfileError
+from berth.builder.errors import DockerfileError
 
 FORMAT = "1"  # bump when the cached JSON's shape changes
 _DIRECTIVE = re.compile(r"^#\s*([A-Za-z][A-Za-z0-9_-]*)\s*=\s*(.*?)\s*$")

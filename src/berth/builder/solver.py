@@ -22,19 +22,19 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from berth.build import steps as run_steps
-from berth.build.cache import BuildCache
-from berth.build.context import BuildContext
-from berth.build.copy import CopyError, Fetched, Selection, select
-from berth.build.errors import DockerfileError, StepFailed
-from berth.build.instructions import parse_program
-from berth.build.keys import Inputs, bind_inputs, copy_inputs, explain, record, step_key
-from berth.build.ops import ConfigOp, CopyOp, FromOp, RunOp, SourceRef, WorkdirOp
-from berth.build.output import Progress
-from berth.build.parser import parse
-from berth.build.plan import BaseImage, BuildOptions, Plan, StagePlan, Step, make_plan
-from berth.build.steps import Secret, Workspace, image_tree
-from berth.build.trees import LayerTree, SourceTree, resolve, split
+from berth.builder import steps as run_steps
+from berth.builder.cache import BuildCache
+from berth.builder.context import BuildContext
+from berth.builder.copy import CopyError, Fetched, Selection, select
+from berth.builder.errors import DockerfileError, StepFailed
+from berth.builder.instructions import parse_program
+from berth.builder.keys import Inputs, bind_inputs, copy_inputs, explain, record, step_key
+from berth.builder.ops import ConfigOp, CopyOp, FromOp, RunOp, SourceRef, WorkdirOp
+from berth.builder.output import Progress
+from berth.builder.parser import parse
+from berth.builder.plan import BaseImage, BuildOptions, Plan, StagePlan, Step, make_plan
+from berth.builder.steps import Secret, Workspace, image_tree
+from berth.builder.trees import LayerTree, SourceTree, resolve, split
 from berth.errors import BerthError, InvalidArgument
 from berth.oci.descriptor import Platform
 from berth.oci.digest import Digest

@@ -24,11 +24,11 @@ import urllib.parse
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
-from berth.build.copy import Selection, parse_chown, write_copy
-from berth.build.dispatch import HISTORY_COMMENT
-from berth.build.ops import CopyOp, RunMount, RunOp, WorkdirOp
-from berth.build.plan import Step
-from berth.build.trees import LayerTree, SourceTree, resolve, split
+from berth.builder.copy import Selection, parse_chown, write_copy
+from berth.builder.dispatch import HISTORY_COMMENT
+from berth.builder.ops import CopyOp, RunMount, RunOp, WorkdirOp
+from berth.builder.plan import Step
+from berth.builder.trees import LayerTree, SourceTree, resolve, split
 from berth.errors import InvalidArgument, NotFound
 from berth.oci.mount import Mount
 from berth.oci.spec import SpecMount
@@ -36,8 +36,8 @@ from berth.store import Image, Store
 from berth.store.layers import whiteout as wh
 
 SNAPSHOT_PREFIX = "build-"
-BUILD_LABEL = "berth.build"
-PID_LABEL = "berth.build.pid"
+BUILD_LABEL = "berth.builder"
+PID_LABEL = "berth.builder.pid"
 # Mount points a step's container may create in its root: not the step's changes.
 RUNTIME_STUBS = ("/etc/hosts", "/etc/resolv.conf", "/etc/hostname", "/proc", "/sys", "/dev", "/sys/fs/cgroup",
                  "/dev/pts", "/dev/shm", "/dev/mqueue")
@@ -288,7 +288,7 @@ def _spec_mounts(ws: Workspace, op: RunOp, materials: _Materials,
 def materialise(tree: SourceTree, rel: str, dest: str, *, copy: bool) -> None:
     """The files under ``rel`` of ``tree`` as a host folder for a bind mount: hard
     links when read-only (cheap; the mount is read-only), copies when writable."""
-    from berth.build.copy import walk
+    from berth.builder.copy import walk
 
     top = tree.lstat(rel)
     if top is not None and not stat.S_ISDIR(top.st_mode):
@@ -321,7 +321,7 @@ def run(ws: Workspace, step: Step, op: RunOp, base: Image | None,
         binds: Mapping[str, tuple[SourceTree | None, str]]) -> Image:
     """RUN: the command in a fresh container on the snapshot; its layer on success.
     Raises StepFailed (with the command's status) otherwise."""
-    from berth.build.errors import StepFailed
+    from berth.builder.errors import StepFailed
     from berth.engine.executor import StepProcess, run_step
 
     materials = _Materials(ws)

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from berth.build.instructions import parse_program
-from berth.build.parser import parse
-from berth.build.plan import BaseImage, BuildOptions, Plan, make_plan
+from berth.builder.instructions import parse_program
+from berth.builder.parser import parse
+from berth.builder.plan import BaseImage, BuildOptions, Plan, make_plan
 from berth.errors import ImageNotFound
 from berth.oci.descriptor import Platform
 from berth.oci.image import ContainerConfig

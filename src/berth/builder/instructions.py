@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from berth.build.parser import Dockerfile, Heredoc, Node
+from berth.builder.parser import Dockerfile, Heredoc, Node
 
 STAGE_NAME = re.compile(r"^[a-z][a-z0-9\-_.]*$")
 

@@ -17,12 +17,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
-from berth.build import instructions as ins
-from berth.build.dispatch import DEFAULT_PATH, PROXY_ARGS, Dispatcher, Scope, StageState, platform_args
-from berth.build.errors import DockerfileError
-from berth.build.ops import SCRATCH, ConfigOp, CopyOp, FromOp, Op, RunOp, SourceRef
-from berth.build.parser import Dockerfile, parse
-from berth.build.substitution import Lexer, SubstitutionError
+from berth.builder import instructions as ins
+from berth.builder.dispatch import DEFAULT_PATH, PROXY_ARGS, Dispatcher, Scope, StageState, platform_args
+from berth.builder.errors import DockerfileError
+from berth.builder.ops import SCRATCH, ConfigOp, CopyOp, FromOp, Op, RunOp, SourceRef
+from berth.builder.parser import Dockerfile, parse
+from berth.builder.substitution import Lexer, SubstitutionError
 from berth.oci.descriptor import Platform
 from berth.oci.image import ContainerConfig
 

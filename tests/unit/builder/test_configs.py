@@ -1,7 +1,7 @@
 """The image config a Dockerfile produces, written from Docker's documentation
 (https://docs.docker.com/reference/dockerfile/) rather than from berth's output.
 
-Base images come from berth.build.testing.BASES: ``busybox`` has Env PATH and Cmd ["sh"];
+Base images come from berth.builder.testing.BASES: ``busybox`` has Env PATH and Cmd ["sh"];
 ``base-with-cmd`` has Env, Cmd, WorkingDir, Labels, ExposedPorts and Volumes.
 """
 
@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from berth.build.testing import plan_of
+from berth.builder.testing import plan_of
 
 PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 

@@ -33,9 +33,9 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from berth.build.dockerignore import Matcher, compile_pattern
-from berth.build.ops import CopyOp
-from berth.build.trees import LayerTree, SourceTree, resolve, split
+from berth.builder.dockerignore import Matcher, compile_pattern
+from berth.builder.ops import CopyOp
+from berth.builder.trees import LayerTree, SourceTree, resolve, split
 from berth.errors import InvalidArgument
 from berth.store.layers import tarformat as tf
 

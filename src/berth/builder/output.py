@@ -23,7 +23,7 @@ import sys
 import tempfile
 from typing import Protocol, TextIO
 
-from berth.build.plan import Plan, Step
+from berth.builder.plan import Plan, Step
 
 
 class Progress(Protocol):

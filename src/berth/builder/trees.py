@@ -16,7 +16,7 @@ import stat
 from collections.abc import Sequence
 from typing import Protocol
 
-from berth.build.dockerignore import Matcher
+from berth.builder.dockerignore import Matcher
 from berth.errors import InvalidArgument
 from berth.store.layers import whiteout as wh
 

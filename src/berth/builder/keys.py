@@ -26,15 +26,15 @@ import stat
 from dataclasses import dataclass, field
 from typing import Any
 
-from berth.build.cache import BuildCache
-from berth.build.context import BuildContext
-from berth.build.copy import Match, data_digest, describe_file, select, walk
-from berth.build.dockerignore import Matcher
-from berth.build.ops import CopyOp, FromOp, RunMount, RunOp
-from berth.build.plan import Plan, Step
-from berth.build.trees import resolve, split
+from berth.builder.cache import BuildCache
+from berth.builder.context import BuildContext
+from berth.builder.copy import Match, data_digest, describe_file, select, walk
+from berth.builder.dockerignore import Matcher
+from berth.builder.ops import CopyOp, FromOp, RunMount, RunOp
+from berth.builder.plan import Plan, Step
+from berth.builder.trees import resolve, split
 
-KEY_VERSION = "berth.build/1"
+KEY_VERSION = "berth.builder/1"
 
 
 @dataclass
