@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from berth.cli.main import Settings
+from berth.cli.settings import Settings
 from berth.errors import ContainerNotRunning, InvalidArgument
 
 CTX = {"help_option_names": ["-h", "--help"]}
@@ -97,140 +97,11 @@ def create_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     return fn
 
 
-def build_config(image: str, command: tuple[str, ...], o: dict[str, Any]) -> Any:
-    from berth.engine import options as opt
-    from berth.engine.model import ContainerConfig, Health, LogConfig, RestartPolicy
-
-    env = []
-    for path in o["env_file"]:
-        env.extend(opt.read_env_file(path))
-    env.extend(opt.expand_env(list(o["env"])))
-    mounts = [opt.parse_volume(v) for v in o["volume"]]
-    mounts += [opt.parse_mount(m) for m in o["mount"]]
-    mounts += [opt.parse_tmpfs(t) for t in o["tmpfs"]]
-    targets = [m.target for m in mounts]
-    if len(targets) != len(set(targets)):
-        raise InvalidArgument("duplicate mount point: " + next(t for t in targets if targets.count(t) > 1))
-    ports = [p for spec in o["publish"] for p in opt.parse_port(spec)]
-    labels = {}
-    for item in o["label"]:
-        key, _, value = item.partition("=")
-        labels[key] = value
-    health = None
-    if o["health_cmd"] is not None:
-        health = Health(
-            ("CMD-SHELL", o["health_cmd"]),
-            opt.parse_duration(o["health_interval"] or "30s", "--health-interval"),
-            opt.parse_duration(o["health_timeout"] or "30s", "--health-timeout"),
-            opt.parse_duration(o["health_start_period"] or "0s", "--health-start-period"),
-            o["health_retries"] if o["health_retries"] is not None else 3,
-        )
-    no_new_privileges, seccomp = False, ""
-    for item in o["security_opt"]:
-        key, _, value = item.partition("=")
-        key = key.replace(":", "=") if "=" not in item else key
-        if item in ("no-new-privileges", "no-new-privileges:true", "no-new-privileges=true"):
-            no_new_privileges = True
-        elif key == "seccomp" and value == "unconfined":
-            seccomp = "unconfined"
-        elif key == "seccomp":
-            try:
-                with open(value) as f:
-                    seccomp = f.read()
-                json.loads(seccomp)
-            except (OSError, ValueError) as err:
-                raise InvalidArgument(f"--security-opt {item}: cannot read the profile: {err}") from err
-        elif key in ("apparmor", "label"):
-            continue
-        else:
-            raise InvalidArgument(f"invalid --security-opt {item!r}")
-    log = LogConfig()
-    if o["log_driver"] not in ("json-file", "local"):
-        raise InvalidArgument(f"log driver {o['log_driver']!r}: only json-file is available")
-    for item in o["log_opt"]:
-        key, _, value = item.partition("=")
-        if key == "max-size":
-            log = LogConfig(log.type, opt.parse_size(value, "max-size"), log.max_file)
-        elif key == "max-file":
-            if not value.isdigit() or int(value) < 1:
-                raise InvalidArgument(f"invalid max-file {value!r}: a positive number")
-            log = LogConfig(log.type, log.max_size, int(value))
-        else:
-            raise InvalidArgument(f"unknown log opt {key!r}: max-size and max-file are supported")
-    entrypoint = None
-    if o["entrypoint"] is not None:
-        import shlex
-
-        entrypoint = tuple(shlex.split(o["entrypoint"])) if o["entrypoint"] else ("",)
-    sysctls = {}
-    for item in o["sysctl"]:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise InvalidArgument(f"invalid --sysctl {item!r}: expected key=value")
-        sysctls[key] = value
-    for host in o["add_host"]:
-        if ":" not in host:
-            raise InvalidArgument(f"invalid --add-host {host!r}: expected host:ip")
-    return ContainerConfig(
-        image=image,
-        name=o["name"],
-        cmd=tuple(command) if command else None,
-        entrypoint=entrypoint,
-        env=tuple(env),
-        working_dir=o["workdir"],
-        user=o["user"],
-        group_add=tuple(o["group_add"]),
-        hostname=o["hostname"],
-        domainname=o["domainname"],
-        tty=o["tty"],
-        open_stdin=o["interactive"],
-        stdin_once=o["interactive"],
-        labels=labels,
-        exposed_ports=tuple(o["expose"]),
-        mounts=tuple(mounts),
-        ports=tuple(ports),
-        publish_all=o["publish_all"],
-        network=o["network"],
-        network_aliases=tuple(o["network_alias"]),
-        ip=o["ip"],
-        dns=tuple(o["dns"]),
-        dns_search=tuple(o["dns_search"]),
-        dns_options=tuple(o["dns_option"]),
-        extra_hosts=tuple(o["add_host"]),
-        restart=RestartPolicy.parse(o["restart"]),
-        health=health,
-        no_healthcheck=o["no_healthcheck"],
-        init=o["use_init"],
-        cap_add=tuple(o["cap_add"]),
-        cap_drop=tuple(o["cap_drop"]),
-        privileged=o["privileged"],
-        no_new_privileges=no_new_privileges,
-        seccomp_profile=seccomp,
-        stop_signal=o["stop_signal"],
-        stop_timeout=o["stop_timeout"],
-        read_only=o["read_only"],
-        memory=opt.parse_size(o["memory"], "--memory") if o["memory"] else 0,
-        memory_swap=(-1 if o["memory_swap"] == "-1" else opt.parse_size(o["memory_swap"], "--memory-swap"))
-        if o["memory_swap"] else 0,
-        memory_reservation=opt.parse_size(o["memory_reservation"], "--memory-reservation")
-        if o["memory_reservation"] else 0,
-        nano_cpus=opt.parse_cpus(o["cpus"]) if o["cpus"] else 0,
-        cpu_shares=o["cpu_shares"],
-        cpuset_cpus=o["cpuset_cpus"],
-        pids_limit=o["pids_limit"],
-        shm_size=opt.parse_size(o["shm_size"], "--shm-size") if o["shm_size"] else 0,
-        ulimits=tuple(opt.parse_ulimit(u) for u in o["ulimit"]),
-        sysctls=sysctls,
-        log=log,
-        auto_remove=o["auto_remove"],
-        oom_score_adj=o["oom_score_adj"],
-    )
-
-
 def _create(ctx: click.Context, image: str, command: tuple[str, ...], o: dict[str, Any]) -> Any:
+    from berth.engine.request import CreateRequest
     from berth.errors import ImageNotFound
 
-    cfg = build_config(image, command, o)
+    cfg = CreateRequest.from_options(image, command, o).to_config()
     engine = engine_of(ctx)
     try:
         return engine, engine.create(cfg)
@@ -847,34 +718,24 @@ def prune(ctx: click.Context, force: bool) -> None:
 @click.pass_context
 def events(ctx: click.Context, since: str, until: str, filters: tuple[str, ...], fmt: str) -> None:
     """Stream container events (create, start, die, stop, kill, destroy, health_status…)."""
+    from berth.engine.events import EventFilters
+
     engine = engine_of(ctx)
     wanted: dict[str, list[str]] = {}
     for item in filters:
         key, _, value = item.partition("=")
         wanted.setdefault(key, []).append(value)
+    parsed = EventFilters.parse(wanted)
     start = parse_since(since) if since else (None if until else time.time())
     end = parse_since(until) if until else None
-    for ev in engine.events(since=start, until=end, follow=True):
-        actor = ev["Actor"]
-        attrs = actor["Attributes"]
-        if "container" in wanted and not any(v in (actor["ID"], attrs.get("name")) or actor["ID"].startswith(v)
-                                             for v in wanted["container"]):
-            continue
-        if "event" in wanted and ev["Action"].split(":")[0] not in wanted["event"]:
-            continue
-        if "type" in wanted and ev["Type"] not in wanted["type"]:
-            continue
-        if "label" in wanted and not all(
-            (v.partition("=")[0] in attrs and (not v.partition("=")[1] or attrs[v.partition("=")[0]] == v.partition("=")[2]))
-            for v in wanted["label"]
-        ):
-            continue
+    for ev in engine.events(since=start, until=end, follow=True, filters=parsed):
         if fmt:
-            click.echo(json.dumps(ev) if fmt == "json" else render(fmt, {**ev, "ID": actor["ID"]}))
+            raw = ev.to_json()
+            click.echo(json.dumps(raw) if fmt == "json" else render(fmt, {**raw, "ID": ev.actor_id}))
         else:
-            stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ev["time"])) + f".{ev['timeNano'] % 10**9:09d}Z"
-            detail = ", ".join(f"{k}={v}" for k, v in sorted(attrs.items()))
-            click.echo(f"{stamp} {ev['Type']} {ev['Action']} {actor['ID']} ({detail})")
+            stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ev.time_nano // 10**9)) + f".{ev.time_nano % 10**9:09d}Z"
+            detail = ", ".join(f"{k}={v}" for k, v in sorted(ev.attributes.items()))
+            click.echo(f"{stamp} {ev.type} {ev.action} {ev.actor_id} ({detail})")
         sys.stdout.flush()
 
 

@@ -98,7 +98,7 @@ def warm_up() -> None:
     from berth.engine import specgen
     from berth.engine import state as st
     from berth.engine.model import ContainerConfig
-    from berth.engine.shim import ShimConfig
+    from berth.engine.shimconfig import ShimConfig
     from berth.oci.image import ContainerConfig as ImageRunConfig
     from berth.oci.spec import Spec
     from berth.runtime import plan
@@ -216,6 +216,11 @@ def _run_cli(conn: socket.socket, request: dict[str, Any], fds: list[int], socke
     _send(conn, {"pid": os.getpid()})
     code = 0
     try:
+        from berth.cli.launch import RuntimeRun
+
+        fast = RuntimeRun.parse(list(request["argv"]), os.environ)
+        if fast is not None:
+            fast.execute()  # a plain `runtime run` skips click (launch.py); it exits
         from berth.cli.main import main
 
         main(list(request["argv"]))

@@ -148,24 +148,6 @@ def _exit_now(code: int) -> None:
     os._exit(code)
 
 
-def default_run_root() -> str:
-    if os.geteuid() == 0:
-        return "/run/berth"
-    return os.path.join(os.environ.get("XDG_RUNTIME_DIR") or f"/tmp/berth-{os.geteuid()}", "berth")
-
-
-def exit_code_for(err: BaseException) -> int:
-    """Docker's convention: 125 engine error, 126 cannot invoke, 127 not found."""
-    from berth.runtime.sync import ExecNotFound, ExecPermission
-
-    if isinstance(err, ExecNotFound):
-        return 127
-    if isinstance(err, ExecPermission):
-        return 126
-    code = getattr(err, "exit_code", None)  # ContainerStartError carries 125, 126 or 127
-    return code if isinstance(code, int) else 125
-
-
 # `berth [--root D] [--run-root D] runtime [--root D] run [options] ID`, as cli/main.py and
 # cli/runtime.py define it: option → (attribute, takes a value).
 _TOP_OPTIONS = {"--root": ("data_root", True), "--run-root": ("run_root", True)}
@@ -258,6 +240,8 @@ class RuntimeRun:
         fds = str(options.pop("preserve_fds", "0"))
         if not fds.isdigit():
             return None
+        from berth.cli.settings import default_run_root
+
         run_root = os.path.abspath(str(top.get("run_root") or environ.get("BERTH_RUN") or default_run_root()))
         root = str(group.get("root") or os.path.join(run_root, "runtime"))
         return cls(root, positionals[0], preserve_fds=int(fds), **options)  # type: ignore[arg-type]
@@ -266,6 +250,7 @@ class RuntimeRun:
         """Run it as cli/runtime.py's ``run`` does, with cli/main.py's error reporting;
         exits with the container's status. ``imported`` is called once the runtime is
         imported, just before it starts."""
+        from berth.cli.settings import exit_code_for
         from berth.errors import BerthError
 
         try:

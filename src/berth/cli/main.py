@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from berth import __version__
-from berth.cli.launch import RuntimeRun, default_run_root, exit_code_for
+from berth.cli.settings import Settings, default_root, default_run_root, exit_code_for
 from berth.errors import BerthError, InvalidArgument, NotFound
 
 # verb → "module:attribute"
@@ -88,21 +88,6 @@ class LazyGroup(click.Group):
         return super().get_command(ctx, cmd_name)
 
 
-def default_root() -> str:
-    if os.geteuid() == 0:
-        return "/var/lib/berth"
-    return os.path.join(os.environ.get("XDG_DATA_HOME") or os.path.expanduser("~/.local/share"), "berth")
-
-
-
-
-class Settings:
-    def __init__(self, root: str, run_root: str, debug: bool) -> None:
-        self.root = root
-        self.run_root = run_root
-        self.debug = debug
-
-
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "-v", "--version", prog_name="berth")
 @click.option("--root", envvar="BERTH_ROOT", default=default_root, show_default="/var/lib/berth",
@@ -121,9 +106,6 @@ def cli(ctx: click.Context, root: str, run_root: str, debug: bool) -> None:
 
 
 def main(argv: list[str] | None = None) -> Any:
-    fast = RuntimeRun.parse(sys.argv[1:] if argv is None else argv, os.environ)
-    if fast is not None:
-        fast.execute()  # exits
     try:
         return cli.main(args=argv, prog_name="berth", standalone_mode=False)
     except click.exceptions.Exit as err:

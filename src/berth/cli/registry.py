@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from berth.cli.main import Settings
+from berth.cli.settings import Settings
 from berth.errors import InvalidArgument, NotFound
 
 STORAGE_HELP = "Registry storage folder [default: $BERTH_ROOT/registry] (env BERTH_REGISTRY_STORAGE)."

@@ -9,7 +9,7 @@ import sys
 
 import click
 
-from berth.cli.main import Settings
+from berth.cli.settings import Settings
 from berth.errors import InvalidArgument
 
 

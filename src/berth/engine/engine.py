@@ -10,23 +10,22 @@ changes while a container lives (pid, exit code, health) comes from the shim's
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import secrets
 import shutil
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from berth.engine import client, records, spawn, specgen
+from berth.engine import client, events, records, spawn, specgen, teardown
 from berth.engine import state as st
 from berth.engine.hostfiles import host_resolv_conf
 from berth.engine.model import ContainerConfig, MountSpec
-from berth.engine.paths import ContainerPaths, events_path, runtime_root
+from berth.engine.paths import ContainerPaths, runtime_root
 from berth.engine.records import ContainerRecord
-from berth.engine.shim import ShimConfig, append_event
+from berth.engine.shimconfig import ShimConfig
 from berth.engine.volumes import Volumes
 from berth.errors import (
     BerthError,
@@ -34,7 +33,6 @@ from berth.errors import (
     ContainerNotRunning,
     ContainerRunning,
     InvalidArgument,
-    NotFound,
 )
 from berth.runtime.linux import LinuxRuntime
 from berth.state import Database, open_database
@@ -150,7 +148,9 @@ class Engine:
     # ---- create ------------------------------------------------------------------------
 
     def create(self, cfg: ContainerConfig) -> ContainerView:
-        """Record a container, prepare its snapshot and bundle. Nothing runs yet."""
+        """Record a container, prepare its snapshot and bundle. Nothing runs yet.
+        ``cfg`` is validated first (``ContainerConfig.validate``): bad input makes nothing."""
+        cfg.validate()
         image = self.store.images.get(cfg.image)
         container_id = secrets.token_hex(32)
         name = records.check_name(cfg.name) if cfg.name else self._generate_name()
@@ -497,29 +497,15 @@ class Engine:
         self._destroy(view.record, volumes=volumes)
         return view.id
 
+    def _teardown(self) -> teardown.Teardown:
+        return teardown.Teardown(self.root, self.run_root, self.db, self.runtime, lambda: self.store,
+                                 self._release_network)
+
     def _destroy(self, rec: ContainerRecord, *, volumes: bool) -> None:
-        paths = self.paths(rec.id)
-        with contextlib.suppress(BerthError, OSError):
-            self.runtime.delete(rec.id, force=True)
-        if uses_sandbox(rec.config):
-            self._release_network(rec.id)
-        self._remove_snapshot(rec.id)
-        anonymous = []
-        if volumes:
-            anonymous = [v.name for v in self.volumes.all() if v.anonymous and
-                         v.mountpoint in open(os.path.join(paths.bundle, "config.json")).read()] \
-                if os.path.exists(os.path.join(paths.bundle, "config.json")) else []
-        shutil.rmtree(paths.dir, ignore_errors=True)
-        shutil.rmtree(paths.run_dir, ignore_errors=True)
-        records.delete(self.db, rec.id)
-        for name in anonymous:
-            with contextlib.suppress(BerthError):
-                self.volumes.remove(name, self.volume_users(name))
-        self._event("destroy", rec)
+        self._teardown().destroy(rec, volumes=volumes)
 
     def _remove_snapshot(self, container_id: str) -> None:
-        with contextlib.suppress(NotFound):
-            self.store.snapshots.remove(container_id)
+        self._teardown().remove_snapshot(container_id)
 
     def prune(self) -> list[str]:
         removed = []
@@ -530,14 +516,7 @@ class Engine:
         return removed
 
     def volume_users(self, name: str) -> list[str]:
-        mountpoint = self.volumes.get(name).mountpoint
-        users = []
-        for rec in records.all_records(self.db):
-            config = os.path.join(self.paths(rec.id).bundle, "config.json")
-            with contextlib.suppress(OSError):
-                if mountpoint in open(config).read():
-                    users.append(rec.id)
-        return users
+        return teardown.volume_users(self.db, self.root, self.run_root, name)
 
     # ---- exec, top, stats ----------------------------------------------------------------
 
@@ -600,39 +579,20 @@ class Engine:
     # ---- events --------------------------------------------------------------------------
 
     def _event(self, action: str, rec: ContainerRecord, extra: dict[str, str] | None = None) -> None:
-        cfg = ShimConfig(rec.id, rec.name, rec.image, self.root, self.run_root, labels=dict(rec.config.labels))
         with contextlib.suppress(OSError):
-            append_event(self.root, action, cfg, extra)
+            events.container_event(self.root, action, rec.id, rec.name, rec.image, rec.config.labels, extra)
 
-    def events(self, *, since: float | None = None, until: float | None = None,
-               follow: bool = True) -> Iterator[dict[str, Any]]:
-        path = events_path(self.root)
-        offset = 0
-        while True:
-            try:
-                with open(path, "rb") as f:
-                    f.seek(offset)
-                    for line in f:
-                        if not line.endswith(b"\n"):
-                            break
-                        offset += len(line)
-                        event = json.loads(line)
-                        t = event["timeNano"] / 1e9
-                        if since is not None and t < since:
-                            continue
-                        if until is not None and t > until:
-                            return
-                        yield event
-            except FileNotFoundError:
-                pass
-            if not follow or (until is not None and time.time() > until):
-                return
-            time.sleep(0.1)
+    def events(self, *, since: float | None = None, until: float | None = None, follow: bool = True,
+               filters: events.EventFilters | None = None,
+               stopped: Callable[[], bool] | None = None) -> Iterator[events.Event]:
+        """Events between ``since`` and ``until`` (unix seconds), then (``follow``) the
+        new ones until ``until`` passes or ``stopped()`` says so."""
+        return events.read(self.root, since=since, until=until, follow=follow, filters=filters, stopped=stopped)
 
 
 def uses_sandbox(cfg: ContainerConfig) -> bool:
     """Bridge and user networks get a network namespace of berth's (a sandbox)."""
-    return cfg.network not in ("none", "host") and not cfg.network.startswith("container:")
+    return teardown.uses_sandbox(cfg.network)
 
 
 def network_name(cfg: ContainerConfig) -> str:
@@ -658,14 +618,6 @@ class ContainerStartError(BerthError):
     (not found), as Docker's CLI exits."""
 
     exit_code: int = 125
-
-
-def remove_after_exit(cfg: ShimConfig) -> None:
-    """``--rm``: called by the shim once the container has exited for good."""
-    engine = Engine(cfg.root, cfg.run_root)
-    with contextlib.suppress(NotFound):
-        rec = records.resolve(engine.db, cfg.id)
-        engine._destroy(rec, volumes=True)
 
 
 __all__ = ["Engine", "ContainerView", "ContainerStartError", "InvalidArgument"]

@@ -128,6 +128,13 @@ class ContainerConfig:
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"))
 
+    def validate(self) -> None:
+        """Raise InvalidArgument for anything no container can be made from, whoever
+        built this config (the checks are in validate.py)."""
+        from berth.engine.validate import validate
+
+        validate(self)
+
     @classmethod
     def from_json(cls, text: str) -> ContainerConfig:
         raw: dict[str, Any] = json.loads(text)

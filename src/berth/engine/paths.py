@@ -73,7 +73,3 @@ class ContainerPaths:
 
 def runtime_root(run_root: str) -> str:
     return os.path.join(run_root, "runtime")
-
-
-def events_path(root: str) -> str:
-    return os.path.join(root, "events.jsonl")

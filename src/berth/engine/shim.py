@@ -37,13 +37,14 @@ import socket
 import struct
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any, NoReturn
 
-from berth.engine import logs
+from berth.engine import events, logs
 from berth.engine import state as st
 from berth.engine.client import bind as bind_socket
-from berth.engine.paths import ContainerPaths, events_path, runtime_root
+from berth.engine.paths import ContainerPaths, runtime_root
+from berth.engine.shimconfig import ShimConfig
 from berth.errors import BerthError
 from berth.oci.mount import Mount
 from berth.oci.spec import Process
@@ -66,59 +67,9 @@ HEALTH_LOG = 5
 HEALTH_OUTPUT = 4096
 
 
-@dataclass(frozen=True, slots=True)
-class ShimConfig:
-    id: str
-    name: str
-    image: str
-    root: str
-    run_root: str
-    tty: bool = False
-    open_stdin: bool = False
-    stdin_once: bool = False
-    restart: str = "no"
-    max_retries: int = 0
-    health: dict[str, Any] | None = None  # {"test": [...], "interval": ns, "timeout": ns, "start_period": ns, "retries": n}
-    stop_signal: int = signal.SIGTERM
-    stop_timeout: int = 10
-    auto_remove: bool = False
-    user: str = ""
-    log_max_size: int = 10 * 1024 * 1024
-    log_max_file: int = 3
-    rootfs_mounts: tuple[tuple[str, str, tuple[str, ...]], ...] = ()  # (type, source, options)
-    labels: dict[str, str] = field(default_factory=dict)
-    network: bool = False  # release the network sandbox when the container is done for good
-    network_env: dict[str, str] = field(default_factory=dict)  # BERTH_NET_* of the command that made it
-
-    def to_json(self) -> str:
-        from dataclasses import asdict
-
-        return json.dumps(asdict(self))
-
-    @classmethod
-    def load(cls, path: str) -> ShimConfig:
-        with open(path) as f:
-            raw = json.load(f)
-        raw["rootfs_mounts"] = tuple((m[0], m[1], tuple(m[2])) for m in raw.get("rootfs_mounts", ()))
-        return cls(**raw)
-
-
 def frame(stream: int, data: bytes) -> bytes:
     """Docker's stdcopy frame: stream id, three zero bytes, big-endian length."""
     return struct.pack(">BxxxI", stream, len(data)) + data
-
-
-def append_event(root: str, action: str, cfg: ShimConfig, extra: dict[str, str] | None = None) -> None:
-    """One JSON line per event; O_APPEND makes concurrent writers' lines whole."""
-    now = time.time_ns()
-    attributes = {"name": cfg.name, "image": cfg.image, **cfg.labels, **(extra or {})}
-    record = {"Type": "container", "Action": action, "Actor": {"ID": cfg.id, "Attributes": attributes},
-              "scope": "local", "time": now // 1_000_000_000, "timeNano": now}
-    fd = os.open(events_path(root), os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
-    try:
-        os.write(fd, json.dumps(record).encode() + b"\n")
-    finally:
-        os.close(fd)
 
 
 def in_child(work: Callable[[], tuple[dict[str, Any], list[int]]]) -> tuple[dict[str, Any], list[int]]:
@@ -235,7 +186,8 @@ class Shim:
 
     def event(self, action: str, extra: dict[str, str] | None = None) -> None:
         with contextlib.suppress(OSError):
-            append_event(self.cfg.root, action, self.cfg, extra)
+            events.container_event(self.cfg.root, action, self.cfg.id, self.cfg.name, self.cfg.image,
+                                   self.cfg.labels, extra)
 
     # ---- container (re)creation ----------------------------------------------------------
 
@@ -808,7 +760,7 @@ def run(cfg: ShimConfig, report_fd: int | None, wait_for_start: bool) -> int:
 def _remover() -> Callable[[ShimConfig], None]:
     # Imported at the end of the shim's life only: removal needs the store and the
     # database, which a running shim never loads.
-    from berth.engine.engine import remove_after_exit
+    from berth.engine.teardown import remove_after_exit
 
     return remove_after_exit
 
