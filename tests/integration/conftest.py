@@ -21,14 +21,22 @@ def _mounts() -> set[str]:
 
 
 def _cgroups() -> set[str]:
+    """berth's cgroup folders: each root's parent (``berth`` for the default root,
+    ``berth-<hash>`` for another, ``berth-test`` for the runtime's tests) and the
+    groups in it, in every hierarchy. A parent a test made must be gone after it too."""
     found = set()
     if not os.path.isdir(CGROUP_ROOT):
         return found
     for hierarchy in os.listdir(CGROUP_ROOT):
         base = os.path.join(CGROUP_ROOT, hierarchy)
-        for top in ("berth", "berth-test"):
+        try:
+            tops = [t for t in os.listdir(base) if t.startswith("berth")]
+        except OSError:
+            continue
+        for top in tops:
             top_dir = os.path.join(base, top)
             if os.path.isdir(top_dir):
+                found.add(top_dir)
                 for name in os.listdir(top_dir):
                     if os.path.isdir(os.path.join(top_dir, name)):
                         found.add(os.path.join(top_dir, name))

@@ -323,6 +323,7 @@ def run(ws: Workspace, step: Step, op: RunOp, base: Image | None,
     Raises StepFailed (with the command's status) otherwise."""
     from berth.builder.errors import StepFailed
     from berth.engine.executor import StepProcess, run_step
+    from berth.engine.paths import cgroup_parent
 
     materials = _Materials(ws)
     try:
@@ -333,7 +334,8 @@ def run(ws: Workspace, step: Step, op: RunOp, base: Image | None,
             proc = StepProcess(args=op.args, env=(*op.env, *op.proxy_env, *materials.env), cwd=op.cwd,
                                user=op.user, network=op.network, mounts=mounts)
             code = run_step(runtime_root=os.path.join(ws.run_root, "runtime"), work_dir=ws.work_dir,
-                            rootfs_mounts=snap.mounts, proc=proc, stdout=ws.stdout, stderr=ws.stderr)
+                            rootfs_mounts=snap.mounts, proc=proc, stdout=ws.stdout, stderr=ws.stderr,
+                            cgroup_parent=cgroup_parent(ws.root))
             if code != 0:
                 raise StepFailed("", step.line, " ".join(op.args), code)
             remove_stubs(snap.layout.upper, stubs, before, overlay=snap.overlay, base=snap.base_tree())

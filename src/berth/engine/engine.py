@@ -23,7 +23,7 @@ from berth.engine import client, events, records, spawn, specgen, teardown
 from berth.engine import state as st
 from berth.engine.hostfiles import host_resolv_conf
 from berth.engine.model import ContainerConfig, MountSpec
-from berth.engine.paths import ContainerPaths, runtime_root
+from berth.engine.paths import ContainerPaths, cgroup_parent, runtime_root
 from berth.engine.records import ContainerRecord
 from berth.engine.shimconfig import ShimConfig
 from berth.engine.volumes import Volumes
@@ -231,7 +231,7 @@ class Engine:
         with open(paths.hostname, "w") as f:
             f.write(hostname + "\n")
         resolved = specgen.Resolved(rec.id, paths.rootfs, paths.hosts, paths.resolv_conf, paths.hostname, volumes,
-                                    netns, host_network)
+                                    netns, host_network, cgroup_parent(self.root))
         spec = specgen.generate(cfg, image_cfg, resolved)
         with open(os.path.join(paths.bundle, "config.json"), "wb") as f:
             f.write(spec.to_bytes())

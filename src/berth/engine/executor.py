@@ -41,7 +41,8 @@ class StepProcess:
 
 
 def run_step(runtime_root: str, work_dir: str, rootfs_mounts: Sequence[Mount], proc: StepProcess, *,
-             stdout: int | None = None, stderr: int | None = None, stdin: int | None = None) -> int:
+             stdout: int | None = None, stderr: int | None = None, stdin: int | None = None,
+             cgroup_parent: str = "/berth") -> int:
     """Run ``proc`` on ``rootfs_mounts`` (a snapshot's mounts); its exit status
     (128+N for signal N). ``work_dir`` holds the throwaway bundle and is removed."""
     step_id = "step-" + secrets.token_hex(8)
@@ -60,7 +61,7 @@ def run_step(runtime_root: str, work_dir: str, rootfs_mounts: Sequence[Mount], p
         cfg = ContainerConfig(image="", cmd=proc.args, entrypoint=("",), env=proc.env, working_dir=proc.cwd,
                               hostname=proc.hostname, network=proc.network)
         resolved = specgen.Resolved(step_id, os.path.join(bundle, "rootfs"), hosts, resolv, hostname, {}, None,
-                                    host_network=proc.network == "host")
+                                    host_network=proc.network == "host", cgroup_parent=cgroup_parent)
         spec = specgen.generate(cfg, ImageRunConfig(), resolved)
         if proc.mounts:
             from dataclasses import replace

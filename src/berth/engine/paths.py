@@ -12,10 +12,12 @@
     $BERTH_RUN/containers/<id>/
         shim.sock          the shim's control and attach socket
     $BERTH_RUN/runtime/<id>/  the runtime's own state (runc-style)
+    /sys/fs/cgroup/*/<cgroup parent>/<id>/   the container's cgroup (see cgroup_parent)
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
 
@@ -73,3 +75,16 @@ class ContainerPaths:
 
 def runtime_root(run_root: str) -> str:
     return os.path.join(run_root, "runtime")
+
+
+DEFAULT_ROOT = "/var/lib/berth"
+
+
+def cgroup_parent(root: str) -> str:
+    """The cgroup folder a root's containers (and build steps) go under: ``/berth`` for
+    the default root, ``/berth-<12 hex digits of the root's path>`` for any other, so
+    two roots on one host never share one (as their network names do not)."""
+    real = os.path.realpath(root)
+    if real == DEFAULT_ROOT:
+        return "/berth"
+    return "/berth-" + hashlib.sha256(real.encode()).hexdigest()[:12]

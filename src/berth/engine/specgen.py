@@ -62,6 +62,7 @@ class Resolved:
     volumes: dict[str, str]  # target → host folder, for volume mounts
     netns_path: str | None  # join this network namespace; None: a new one (unless host)
     host_network: bool = False
+    cgroup_parent: str = "/berth"  # engine.paths.cgroup_parent of the root
 
 
 def command(req: ContainerConfig, image: ImageRunConfig) -> tuple[str, ...]:
@@ -213,6 +214,10 @@ def _seccomp(req: ContainerConfig, caps: tuple[str, ...]) -> Seccomp | None:
     return default_seccomp(set(caps))
 
 
+def _rlimit_value(value: int) -> int:
+    return value if value >= 0 else 2**64 - 1  # -1: unlimited (RLIM_INFINITY)
+
+
 def generate(req: ContainerConfig, image: ImageRunConfig, res: Resolved) -> Spec:
     hostname = req.hostname or res.container_id[:12]
     caps = capabilities(req)
@@ -225,7 +230,7 @@ def generate(req: ContainerConfig, image: ImageRunConfig, res: Resolved) -> Spec
         user=user,
         terminal=req.tty,
         capabilities=cap_set,
-        rlimits=tuple(Rlimit(f"RLIMIT_{n.upper()}", s if s >= 0 else 2**64 - 1, h if h >= 0 else 2**64 - 1)
+        rlimits=tuple(Rlimit(f"RLIMIT_{n.upper()}", soft=_rlimit_value(s), hard=_rlimit_value(h))
                       for n, s, h in req.ulimits),
         no_new_privileges=req.no_new_privileges,
         oom_score_adj=req.oom_score_adj,
@@ -237,7 +242,7 @@ def generate(req: ContainerConfig, image: ImageRunConfig, res: Resolved) -> Spec
         namespaces.append(Namespace("network"))
     linux = Linux(
         namespaces=tuple(namespaces),
-        cgroups_path=f"/berth/{res.container_id}",
+        cgroups_path=f"{res.cgroup_parent}/{res.container_id}",
         resources=_resources(req),
         masked_paths=() if req.privileged else MASKED_PATHS,
         readonly_paths=() if req.privileged else READONLY_PATHS,

@@ -317,23 +317,128 @@ class DeviceRule:
 
 
 @dataclass(frozen=True, slots=True)
+class DeviceWeight:
+    """One of linux.resources.blockIO.weightDevice: a block device's weight."""
+
+    major: int
+    minor: int
+    weight: int | None = None
+    leaf_weight: int | None = None
+
+    def to_json(self) -> JSONObject:
+        out: JSONObject = {"major": self.major, "minor": self.minor}
+        if self.weight is not None:
+            out["weight"] = self.weight
+        if self.leaf_weight is not None:
+            out["leafWeight"] = self.leaf_weight
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceRate:
+    """One of linux.resources.blockIO.throttle*Device: a block device's rate limit."""
+
+    major: int
+    minor: int
+    rate: int
+
+    def to_json(self) -> JSONObject:
+        return {"major": self.major, "minor": self.minor, "rate": self.rate}
+
+
+THROTTLES = ("throttleReadBpsDevice", "throttleWriteBpsDevice", "throttleReadIOPSDevice", "throttleWriteIOPSDevice")
+
+
+@dataclass(frozen=True, slots=True)
+class BlockIO:
+    """linux.resources.blockIO: weights and throttles of the blkio (v1) / io (v2) controller."""
+
+    weight: int | None = None
+    leaf_weight: int | None = None
+    weight_devices: tuple[DeviceWeight, ...] = ()
+    throttles: dict[str, tuple[DeviceRate, ...]] = field(default_factory=dict)  # THROTTLES key → rates
+
+    @classmethod
+    def from_json(cls, f: Fields) -> BlockIO:
+        weight, leaf = f.opt_int("weight"), f.opt_int("leafWeight")
+        for key, value in (("weight", weight), ("leafWeight", leaf)):
+            if value is not None and not 0 <= value <= 1000:
+                raise f.error(key, "must be between 10 and 1000 (0: not set)")
+        devices = []
+        for d in f.objects("weightDevice"):
+            devices.append(DeviceWeight(_device_number(d, "major"), _device_number(d, "minor"), d.opt_int("weight"),
+                                        d.opt_int("leafWeight")))
+        throttles = {}
+        for key in THROTTLES:
+            rates = tuple(DeviceRate(_device_number(d, "major"), _device_number(d, "minor"), _device_number(d, "rate"))
+                          for d in f.objects(key))
+            if rates:
+                throttles[key] = rates
+        return cls(weight or None, leaf or None, tuple(devices), throttles)
+
+    def to_json(self) -> JSONObject:
+        out: JSONObject = {}
+        if self.weight is not None:
+            out["weight"] = self.weight
+        if self.leaf_weight is not None:
+            out["leafWeight"] = self.leaf_weight
+        if self.weight_devices:
+            out["weightDevice"] = [d.to_json() for d in self.weight_devices]
+        for key, rates in self.throttles.items():
+            out[key] = [r.to_json() for r in rates]
+        return out
+
+    def __bool__(self) -> bool:
+        return bool(self.weight or self.leaf_weight or self.weight_devices or self.throttles)
+
+
+def _device_number(f: Fields, key: str) -> int:
+    value = f.opt_int(key, required=True)
+    assert value is not None
+    if value < 0:
+        raise f.error(key, "must not be negative")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
 class Resources:
-    """linux.resources: the cgroup limits (memory, cpu, pids, devices, v2 files)."""
+    """linux.resources: the cgroup limits (memory, cpu, pids, devices, block I/O, huge
+    pages, network classes, rdma, v2 files). Keys berth does not know stay in ``extra``
+    (and the runtime refuses a spec that sets one: it cannot apply what it ignores)."""
 
     memory_limit: int | None = None
     memory_reservation: int | None = None
     memory_swap: int | None = None  # memory + swap, as the spec and cgroup v1 count it
     memory_swappiness: int | None = None
+    memory_kernel: int | None = None
+    memory_kernel_tcp: int | None = None
     disable_oom_killer: bool = False
     cpu_shares: int | None = None
     cpu_quota: int | None = None
     cpu_period: int | None = None
+    cpu_burst: int | None = None
+    cpu_realtime_runtime: int | None = None
+    cpu_realtime_period: int | None = None
+    cpu_idle: int | None = None
     cpuset_cpus: str = ""
     cpuset_mems: str = ""
     pids_limit: int | None = None
     devices: tuple[DeviceRule, ...] = ()
+    block_io: BlockIO = field(default_factory=BlockIO)
+    hugepage_limits: tuple[tuple[str, int], ...] = ()  # (pageSize such as "2MB", limit in bytes)
+    network_class_id: int | None = None
+    network_priorities: tuple[tuple[str, int], ...] = ()  # (interface, priority)
+    rdma: dict[str, Any] = field(default_factory=dict)
     unified: dict[str, str] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
+    memory_extra: dict[str, Any] = field(default_factory=dict)  # useHierarchy, checkBeforeUpdate: kept, not applied
+    cpu_extra: dict[str, Any] = field(default_factory=dict)
+
+    _MEMORY = (("limit", "memory_limit"), ("reservation", "memory_reservation"), ("swap", "memory_swap"),
+               ("swappiness", "memory_swappiness"), ("kernel", "memory_kernel"), ("kernelTCP", "memory_kernel_tcp"))
+    _CPU = (("shares", "cpu_shares"), ("quota", "cpu_quota"), ("period", "cpu_period"), ("burst", "cpu_burst"),
+            ("realtimeRuntime", "cpu_realtime_runtime"), ("realtimePeriod", "cpu_realtime_period"),
+            ("idle", "cpu_idle"))
 
     @classmethod
     def from_json(cls, f: Fields) -> Resources:
@@ -342,53 +447,96 @@ class Resources:
         pids = f.obj_or_none("pids")
         kwargs: dict[str, Any] = {}
         if mem:
-            for key, name in (("limit", "memory_limit"), ("reservation", "memory_reservation"),
-                              ("swap", "memory_swap"), ("swappiness", "memory_swappiness")):
+            for key, name in cls._MEMORY:
                 value = mem.opt_int(key)
                 if value is not None and value < -1:
                     raise mem.error(key, "must be -1 (unlimited) or a positive number")
                 kwargs[name] = value
+            if kwargs["memory_swappiness"] is not None and not 0 <= kwargs["memory_swappiness"] <= 100:
+                raise mem.error("swappiness", "must be between 0 and 100")
             kwargs["disable_oom_killer"] = mem.flag("disableOOMKiller")
             limit, swap = kwargs.get("memory_limit"), kwargs.get("memory_swap")
             if limit and swap and limit > 0 and 0 < swap < limit:
                 raise mem.error("swap", "must not be less than memory.limit (it counts memory plus swap)")
+            kwargs["memory_extra"] = mem.extra({k for k, _ in cls._MEMORY} | {"disableOOMKiller"})
         if cpu:
-            kwargs["cpu_shares"] = cpu.opt_int("shares")
-            kwargs["cpu_quota"] = cpu.opt_int("quota")
-            kwargs["cpu_period"] = cpu.opt_int("period")
+            for key, name in cls._CPU:
+                kwargs[name] = cpu.opt_int(key)
             kwargs["cpuset_cpus"] = cpu.opt_str("cpus", "") or ""
             kwargs["cpuset_mems"] = cpu.opt_str("mems", "") or ""
             if kwargs["cpu_period"] is not None and kwargs["cpu_period"] <= 0:
                 raise cpu.error("period", "must be positive")
+            kwargs["cpu_extra"] = cpu.extra({k for k, _ in cls._CPU} | {"cpus", "mems"})
         if pids:
             kwargs["pids_limit"] = pids.opt_int("limit", required=True)
         kwargs["devices"] = tuple(DeviceRule.from_json(d) for d in f.objects("devices"))
+        block_io = f.obj_or_none("blockIO")
+        if block_io:
+            kwargs["block_io"] = BlockIO.from_json(block_io)
+        pages = []
+        for i, h in enumerate(f.objects("hugepageLimits")):
+            size = h.req_str("pageSize")
+            limit = h.opt_int("limit", required=True)
+            assert limit is not None
+            if not size or not size[:-2].isdigit() or size[-2:] not in ("KB", "MB", "GB"):
+                raise FieldError(f.doc, f"{f.path('hugepageLimits')}[{i}].pageSize",
+                                 f"{size!r} is not a page size such as 2MB or 1GB")
+            pages.append((size, limit))
+        kwargs["hugepage_limits"] = tuple(pages)
+        network = f.obj_or_none("network")
+        if network:
+            kwargs["network_class_id"] = network.opt_int("classID")
+            kwargs["network_priorities"] = tuple((p.req_str("name"), p.opt_int("priority", 0) or 0)
+                                                 for p in network.objects("priorities"))
+        rdma = f.raw("rdma")
+        if rdma is not None:
+            if not isinstance(rdma, dict):
+                raise f.error("rdma", "expected an object")
+            kwargs["rdma"] = dict(rdma)
         kwargs["unified"] = f.str_map("unified")
-        kwargs["extra"] = f.extra({"memory", "cpu", "pids", "devices", "unified"})
+        kwargs["extra"] = f.extra({"memory", "cpu", "pids", "devices", "unified", "blockIO", "hugepageLimits",
+                                   "network", "rdma"})
         return cls(**kwargs)
 
     def to_json(self) -> JSONObject:
         out: JSONObject = dict(self.extra)
-        mem: JSONObject = {}
-        for key, value in (("limit", self.memory_limit), ("reservation", self.memory_reservation),
-                           ("swap", self.memory_swap), ("swappiness", self.memory_swappiness)):
+        mem: JSONObject = dict(self.memory_extra)
+        for key, name in self._MEMORY:
+            value = getattr(self, name)
             if value is not None:
                 mem[key] = value
         if self.disable_oom_killer:
             mem["disableOOMKiller"] = True
         if mem:
             out["memory"] = mem
-        cpu: JSONObject = {}
-        for key, cvalue in (("shares", self.cpu_shares), ("quota", self.cpu_quota), ("period", self.cpu_period),
-                            ("cpus", self.cpuset_cpus or None), ("mems", self.cpuset_mems or None)):
-            if cvalue is not None:
-                cpu[key] = cvalue
+        cpu: JSONObject = dict(self.cpu_extra)
+        for key, name in self._CPU:
+            value = getattr(self, name)
+            if value is not None:
+                cpu[key] = value
+        if self.cpuset_cpus:
+            cpu["cpus"] = self.cpuset_cpus
+        if self.cpuset_mems:
+            cpu["mems"] = self.cpuset_mems
         if cpu:
             out["cpu"] = cpu
         if self.pids_limit is not None:
             out["pids"] = {"limit": self.pids_limit}
         if self.devices:
             out["devices"] = [d.to_json() for d in self.devices]
+        if self.block_io:
+            out["blockIO"] = self.block_io.to_json()
+        if self.hugepage_limits:
+            out["hugepageLimits"] = [{"pageSize": size, "limit": limit} for size, limit in self.hugepage_limits]
+        if self.network_class_id is not None or self.network_priorities:
+            net: JSONObject = {}
+            if self.network_class_id is not None:
+                net["classID"] = self.network_class_id
+            if self.network_priorities:
+                net["priorities"] = [{"name": n, "priority": p} for n, p in self.network_priorities]
+            out["network"] = net
+        if self.rdma:
+            out["rdma"] = dict(self.rdma)
         if self.unified:
             out["unified"] = dict(self.unified)
         return out

@@ -23,7 +23,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from berth.errors import (
     AlreadyExists,
@@ -305,10 +305,13 @@ class LinuxRuntime:
                     os.waitpid(stage1, 0)
                     stage1 = 0
                 elif kind == sync.HOOKS:
-                    state = {"ociVersion": "1.1.0", "id": os.path.basename(directory), "status": "creating",
-                             "pid": init_pid, "bundle": os.path.dirname(init_plan.rootfs)}
+                    # The environment exists and the program waits: "created", as crun
+                    # reports it (and runtime-tools expects) for the create-time hooks.
+                    state = {"ociVersion": "1.1.0", "id": os.path.basename(directory), "status": "created",
+                             "pid": init_pid, "bundle": init_plan.bundle,
+                             "annotations": dict(init_plan.annotations)}
                     for hook_kind in ("prestart", "createRuntime"):
-                        run_hooks(init_plan.hooks.get(hook_kind, ()), state)
+                        run_hooks(init_plan.hooks.get(hook_kind, ()), state, kind=hook_kind)
                     sync.send(parent, sync.HOOKS_DONE)
                 elif kind == sync.PTY:
                     master = fds[0]
@@ -345,7 +348,8 @@ class LinuxRuntime:
     def _poststart(self, container_id: str, state: ContainerState) -> None:
         hooks = self._hooks(container_id).get("poststart", ())
         if hooks:
-            run_hooks(hooks, {**state.to_json(), "status": "running"})
+            # The spec: a failing poststart hook is a warning; the container runs on.
+            run_hooks(hooks, {**state.to_json(), "status": "running"}, kind="poststart", warn_only=True)
 
     def _hooks(self, container_id: str) -> dict[str, tuple[tuple[str, tuple[str, ...], tuple[str, ...], int | None], ...]]:
         return _hooks_of(self._read(container_id))
@@ -427,13 +431,19 @@ class LinuxRuntime:
         cgroup = open_cgroup(state.cgroup_path)
         return cgroup.oom_kills() if cgroup.exists() else 0
 
-    def stats(self, container_id: str) -> dict[str, int]:
-        """Memory, CPU and pids usage from the container's cgroup."""
+    def stats(self, container_id: str) -> dict[str, Any]:
+        """Memory, CPU and pids usage from the container's cgroup; huge pages per size
+        where a hugetlb controller is there."""
         state = self.state(container_id)
         s = open_cgroup(state.cgroup_path).stats()
-        return {"memory_usage": s.memory_usage, "memory_limit": s.memory_limit,
-                "memory_max_usage": s.memory_max_usage, "cpu_usage_ns": s.cpu_usage_ns,
-                "pids_current": s.pids_current, "pids_limit": s.pids_limit}
+        out: dict[str, Any] = {
+            "memory_usage": s.memory_usage, "memory_limit": s.memory_limit,
+            "memory_max_usage": s.memory_max_usage, "cpu_usage_ns": s.cpu_usage_ns,
+            "pids_current": s.pids_current, "pids_limit": s.pids_limit}
+        if s.hugetlb:
+            out["hugetlb"] = {size: {"usage": usage, "max_usage": peak, "failcnt": failcnt}
+                              for size, (usage, peak, failcnt) in s.hugetlb.items()}
+        return out
 
     def processes(self, container_id: str) -> list[int]:
         """Host pids of every process in the container's cgroup."""
@@ -485,6 +495,8 @@ class LinuxRuntime:
             cgroup = open_cgroup(cgroup_path)
             _wait_empty(cgroup)
             cgroup.destroy()
+            if os.path.basename(os.path.dirname(cgroup_path)).startswith("berth"):
+                cgroup.prune_parent()  # a berth root's own parent (engine.paths.cgroup_parent)
         directory = self._dir(container_id)
         try:
             os.unlink(os.path.join(directory, STATE))  # all a run-mode container leaves
@@ -495,8 +507,7 @@ class LinuxRuntime:
         if hooks:
             if state is None:
                 state = self._state(container_id, record)
-            with contextlib.suppress(Exception):
-                run_hooks(hooks, {**state.to_json(), "status": "stopped"})
+            run_hooks(hooks, {**state.to_json(), "status": "stopped"}, kind="poststop", warn_only=True)
 
     # ---- exec ------------------------------------------------------------------------
 
@@ -640,6 +651,8 @@ def _destroy_quietly(cgroup: CgroupManager) -> None:
         _wait_empty(cgroup)
     with contextlib.suppress(Exception):
         cgroup.destroy()
+        if os.path.basename(os.path.dirname(cgroup.path)).startswith("berth"):
+            cgroup.prune_parent()
 
 
 def _wait_empty(cgroup: CgroupManager, timeout: float = 5.0) -> None:
@@ -667,21 +680,34 @@ def _send_console(path: str, master: int) -> None:
 
 
 def run_hooks(hooks: tuple[tuple[str, tuple[str, ...], tuple[str, ...], int | None], ...],
-              state: dict[str, object]) -> None:
-    """OCI hooks: each gets the container state as JSON on stdin; a failure is an error."""
+              state: dict[str, object], *, kind: str = "", warn_only: bool = False) -> None:
+    """OCI hooks, in order: each gets the container state as JSON on stdin. A failure
+    is an error, except with ``warn_only`` (poststart, poststop): then it is a warning
+    on stderr and the next hook runs, as the spec's lifecycle says."""
     import subprocess
 
     payload = json.dumps(state).encode()
     for path, args, env, timeout in hooks:
         argv = list(args) if args else [path]
+        problem = ""
         try:
             result = subprocess.run(argv, executable=path, input=payload, env=dict(e.split("=", 1) for e in env),
                                     timeout=timeout, capture_output=True, check=False)
-        except subprocess.TimeoutExpired as err:
-            raise InvalidArgument(f"hook {path}: timed out after {timeout}s") from err
-        if result.returncode != 0:
-            detail = result.stderr.decode(errors="replace").strip()
-            raise InvalidArgument(f"hook {path}: exit status {result.returncode}: {detail}")
+        except subprocess.TimeoutExpired:
+            problem = f"timed out after {timeout}s"
+        except OSError as err:
+            problem = err.strerror or str(err)
+        else:
+            if result.returncode != 0:
+                detail = result.stderr.decode(errors="replace").strip()
+                problem = f"exit status {result.returncode}" + (f": {detail}" if detail else "")
+        if not problem:
+            continue
+        name = f"{kind} hook {path}" if kind else f"hook {path}"
+        if not warn_only:
+            raise InvalidArgument(f"{name}: {problem}")
+        with contextlib.suppress(OSError):
+            os.write(2, f"berth: warning: {name}: {problem}\n".encode())
 
 
 def exit_code(status: int) -> int:

@@ -161,6 +161,8 @@ class InitPlan:
         default_factory=dict
     )
     rootfs_mounts: tuple[Mount, ...] = ()  # mounted onto ``rootfs`` first (a snapshot's overlay)
+    bundle: str = ""  # the bundle folder, as hooks are told it
+    annotations: dict[str, str] = field(default_factory=dict)
 
 
 def parse_mount_options(options: tuple[str, ...], where: str) -> tuple[int, str, tuple[int, ...]]:
@@ -286,7 +288,39 @@ def _limits(spec: Spec, devices: list[DeviceNode]) -> CgroupLimits:
         pids=res.pids_limit,
         devices=rules,
         unified=dict(res.unified),
+        memory_kernel=res.memory_kernel,
+        memory_kernel_tcp=res.memory_kernel_tcp,
+        disable_oom_killer=res.disable_oom_killer,
+        cpu_burst=res.cpu_burst,
+        cpu_realtime_runtime=res.cpu_realtime_runtime,
+        cpu_realtime_period=res.cpu_realtime_period,
+        cpu_idle=res.cpu_idle,
+        blkio_weight=res.block_io.weight,
+        blkio_leaf_weight=res.block_io.leaf_weight,
+        blkio_weight_devices=tuple((d.major, d.minor, d.weight, d.leaf_weight) for d in res.block_io.weight_devices),
+        blkio_throttles=tuple((key, r.major, r.minor, r.rate) for key, rates in res.block_io.throttles.items()
+                              for r in rates),
+        hugepages=res.hugepage_limits,
+        net_class_id=res.network_class_id,
+        net_priorities=res.network_priorities,
+        rdma=_rdma(res.rdma),
     )
+
+
+def _rdma(rdma: dict[str, object]) -> dict[str, dict[str, int]]:
+    out = {}
+    for device, value in rdma.items():
+        if not isinstance(value, dict):
+            raise InvalidSpec(f"linux.resources.rdma.{device}", "expected an object")
+        limits = {}
+        for key, name in (("hcaHandles", "hca_handle"), ("hcaObjects", "hca_object")):
+            number = value.get(key)
+            if number is not None:
+                if not isinstance(number, int) or isinstance(number, bool) or number < 0:
+                    raise InvalidSpec(f"linux.resources.rdma.{device}.{key}", "expected a non-negative integer")
+                limits[name] = number
+        out[device] = limits
+    return out
 
 
 def _id_map(mappings: tuple[object, ...]) -> str:
@@ -377,6 +411,8 @@ def build(spec: Spec, bundle: str, container_id: str) -> InitPlan:
         has_mount_ns=has_mount_ns,
         new_pid_ns=bool(new_ns & CLONE_NEWPID),
         hooks=hooks,
+        bundle=bundle,
+        annotations=dict(spec.annotations),
     )
 
 

@@ -76,3 +76,21 @@ def test_signals() -> None:
     assert specgen.parse_signal("15") == 15
     with pytest.raises(InvalidArgument):
         specgen.parse_signal("SIGWOBBLE")
+
+
+def test_ulimits_keep_soft_and_hard_apart() -> None:
+    spec = specgen.generate(_cfg(cmd=("true",), ulimits=(("nofile", 1024, 2048), ("core", -1, -1))), ImageCfg(), RES)
+    assert spec.process is not None
+    by_type = {r.type: r for r in spec.process.rlimits}
+    assert (by_type["RLIMIT_NOFILE"].soft, by_type["RLIMIT_NOFILE"].hard) == (1024, 2048)
+    assert by_type["RLIMIT_CORE"].soft == by_type["RLIMIT_CORE"].hard == 2**64 - 1
+
+
+def test_the_cgroup_parent_follows_the_root() -> None:
+    from berth.engine.paths import cgroup_parent
+
+    assert cgroup_parent("/var/lib/berth") == "/berth"
+    one, two = cgroup_parent("/srv/a"), cgroup_parent("/srv/b")
+    assert one.startswith("/berth-") and two.startswith("/berth-") and one != two
+    res = specgen.Resolved("c" * 64, "/rootfs", "/h", "/r", "/n", {}, None, cgroup_parent=one)
+    assert specgen.generate(_cfg(cmd=("true",)), ImageCfg(), res).linux.cgroups_path == f"{one}/{'c' * 64}"

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from berth.errors import InvalidSpec
 from berth.sys.cgroups import CgroupLimits, CgroupV2Manager, unified
 from berth.sys.cgroups.v2 import shares_to_weight
 
@@ -16,20 +19,34 @@ def _fake_root(tmp_path: Path) -> Path:
     return root
 
 
+# The interface files a group has once its controllers are enabled (a real cgroupfs
+# makes them; the driver refuses a limit whose file is missing).
+FILES = ("memory.max", "memory.swap.max", "memory.low", "cpu.max", "cpu.weight", "cpu.idle", "cpu.max.burst",
+         "cpuset.cpus", "cpuset.mems", "pids.max", "io.weight", "io.max", "hugetlb.2MB.max", "hugetlb.1GB.max")
+
+
+def _created(root: Path, path: str = "/berth/c1", files: tuple[str, ...] = FILES) -> CgroupV2Manager:
+    cg = CgroupV2Manager(path, str(root))
+    cg.create()
+    for name in files:
+        (root / path.lstrip("/") / name).write_text("")
+    return cg
+
+
 def test_create_delegates_controllers_down_the_tree(tmp_path: Path) -> None:
     root = _fake_root(tmp_path)
     assert unified(str(root))
     cg = CgroupV2Manager("/berth/c1", str(root))
     cg.create()
     assert (root / "berth" / "c1").is_dir()
-    assert (root / "cgroup.subtree_control").read_text() == "+cpuset +cpu +io +memory +pids"
-    assert (root / "berth" / "cgroup.subtree_control").read_text() == "+cpuset +cpu +io +memory +pids"
+    wanted = "+cpuset +cpu +io +memory +pids +hugetlb +rdma"
+    assert (root / "cgroup.subtree_control").read_text() == wanted
+    assert (root / "berth" / "cgroup.subtree_control").read_text() == wanted
 
 
 def test_limits_are_written_in_v2_terms(tmp_path: Path) -> None:
     root = _fake_root(tmp_path)
-    cg = CgroupV2Manager("/berth/c1", str(root))
-    cg.create()
+    cg = _created(root)
     cg.apply(CgroupLimits(memory=64 << 20, memory_swap=96 << 20, cpu_quota=50000, cpu_period=100000,
                           cpu_shares=1024, pids=100, unified={"memory.high": "50000000"}))
     d = root / "berth" / "c1"
@@ -43,8 +60,7 @@ def test_limits_are_written_in_v2_terms(tmp_path: Path) -> None:
 
 def test_unlimited_values(tmp_path: Path) -> None:
     root = _fake_root(tmp_path)
-    cg = CgroupV2Manager("/berth/c1", str(root))
-    cg.create()
+    cg = _created(root)
     cg.apply(CgroupLimits(memory=-1, memory_swap=-1, cpu_quota=-1, pids=0))
     d = root / "berth" / "c1"
     assert (d / "memory.max").read_text() == "max"
@@ -74,3 +90,32 @@ def test_stats_and_destroy(tmp_path: Path) -> None:
         f.unlink()
     cg.destroy()
     assert not d.exists()
+
+
+def test_huge_pages_and_block_io_in_v2_terms(tmp_path: Path) -> None:
+    root = _fake_root(tmp_path)
+    cg = _created(root)
+    cg.apply(CgroupLimits(hugepages=(("2MB", 4 << 20),), blkio_weight=500,
+                          blkio_throttles=(("throttleReadBpsDevice", 8, 0, 1000),)))
+    d = root / "berth" / "c1"
+    assert (d / "hugetlb.2MB.max").read_text() == str(4 << 20)
+    assert (d / "io.weight").read_text() == "default 4950"  # runc: 1 + (w - 10) * 9999 // 990
+    assert (d / "io.max").read_text() == "8:0 rbps=1000"
+
+
+@pytest.mark.parametrize(("limits", "field"), [
+    (CgroupLimits(disable_oom_killer=True), "linux.resources.memory.disableOOMKiller"),
+    (CgroupLimits(memory_kernel_tcp=1 << 20), "linux.resources.memory.kernelTCP"),
+    (CgroupLimits(memory_kernel=1 << 20), "linux.resources.memory.kernel"),
+    (CgroupLimits(memory_swappiness=10), "linux.resources.memory.swappiness"),
+    (CgroupLimits(net_class_id=7), "linux.resources.network.classID"),
+    (CgroupLimits(hugepages=(("3MB", 1 << 20),)), "linux.resources.hugepageLimits[0]"),
+    (CgroupLimits(memory=1 << 20), "linux.resources.memory.limit"),
+])
+def test_what_v2_cannot_apply_is_refused_naming_the_field(tmp_path: Path, limits: CgroupLimits, field: str) -> None:
+    root = _fake_root(tmp_path)
+    cg = _created(root, files=() if limits.memory else FILES)  # no memory.max: memory not enabled
+    with pytest.raises(InvalidSpec) as caught:
+        cg.apply(limits)
+    assert caught.value.field == field
+    assert "this host cannot apply it" in str(caught.value)

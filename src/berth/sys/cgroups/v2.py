@@ -8,14 +8,19 @@ import time
 
 from berth.errors import InvalidArgument, Unsupported
 from berth.sys.cgroups import _files as f
-from berth.sys.cgroups.api import CgroupLimits, CgroupStats
+from berth.sys.cgroups.api import CgroupLimits, CgroupStats, refuse
 
-WANTED = ("cpuset", "cpu", "io", "memory", "pids")
+WANTED = ("cpuset", "cpu", "io", "memory", "pids", "hugetlb", "rdma")
 
 
 def shares_to_weight(shares: int) -> int:
     """cgroup v1 cpu.shares [2, 262144] → v2 cpu.weight [1, 10000], as runc converts."""
     return 1 + ((max(2, min(shares, 262144)) - 2) * 9999) // 262142
+
+
+def blkio_to_io_weight(weight: int) -> int:
+    """cgroup v1 blkio.weight [10, 1000] → v2 io.weight [1, 10000], as runc converts."""
+    return 1 + (max(10, min(weight, 1000)) - 10) * 9999 // 990
 
 
 class CgroupV2Manager:
@@ -44,28 +49,67 @@ class CgroupV2Manager:
             os.makedirs(level, exist_ok=True)
 
     def apply(self, limits: CgroupLimits) -> None:
+        """Write every limit in v2 terms; refuse (naming the spec field) what v2 has no
+        file for."""
         d = self.dir
+        for setting, given, why in (
+            ("memory.kernel", limits.memory_kernel is not None, "cgroup v2 has no kernel memory limit"),
+            ("memory.kernelTCP", limits.memory_kernel_tcp is not None, "cgroup v2 has no kernel TCP memory limit"),
+            ("memory.disableOOMKiller", limits.disable_oom_killer,
+             "cgroup v2 cannot turn the OOM killer off for a group"),
+            ("memory.swappiness", limits.memory_swappiness is not None, "cgroup v2 has no per-group swappiness"),
+            ("cpu.realtimeRuntime", limits.cpu_realtime_runtime is not None,
+             "cgroup v2 has no real-time CPU budget"),
+            ("cpu.realtimePeriod", limits.cpu_realtime_period is not None, "cgroup v2 has no real-time CPU budget"),
+            ("blockIO.leafWeight", bool(limits.blkio_leaf_weight), "cgroup v2 has no leaf weights"),
+            ("network.classID", limits.net_class_id is not None, "cgroup v2 has no net_cls controller"),
+            ("network.priorities", bool(limits.net_priorities), "cgroup v2 has no net_prio controller"),
+        ):
+            if given:
+                raise refuse(setting, why)
         if limits.memory is not None:
-            f.write(f"{d}/memory.max", "max" if limits.memory < 0 else str(limits.memory))
+            self._write("memory.max", "max" if limits.memory < 0 else str(limits.memory), "memory.limit")
         if limits.memory_swap is not None:
             if limits.memory_swap < 0:
-                f.write(f"{d}/memory.swap.max", "max")
+                self._write("memory.swap.max", "max", "memory.swap")
             elif limits.memory is not None and limits.memory > 0:
                 # v1 counts memory+swap; v2's swap.max is swap alone.
-                f.write(f"{d}/memory.swap.max", str(max(0, limits.memory_swap - limits.memory)))
+                self._write("memory.swap.max", str(max(0, limits.memory_swap - limits.memory)), "memory.swap")
         if limits.memory_reservation is not None:
-            f.write(f"{d}/memory.low", str(limits.memory_reservation))
+            self._write("memory.low", str(limits.memory_reservation), "memory.reservation")
         if limits.cpu_quota is not None or limits.cpu_period:
             quota = "max" if limits.cpu_quota is None or limits.cpu_quota <= 0 else str(limits.cpu_quota)
-            f.write(f"{d}/cpu.max", f"{quota} {limits.cpu_period or 100000}")
+            self._write("cpu.max", f"{quota} {limits.cpu_period or 100000}", "cpu.quota")
+        if limits.cpu_burst is not None:
+            self._write("cpu.max.burst", str(limits.cpu_burst), "cpu.burst")
+        if limits.cpu_idle is not None:
+            self._write("cpu.idle", str(limits.cpu_idle), "cpu.idle")
         if limits.cpu_shares:
-            f.write(f"{d}/cpu.weight", str(shares_to_weight(limits.cpu_shares)))
+            self._write("cpu.weight", str(shares_to_weight(limits.cpu_shares)), "cpu.shares")
         if limits.cpuset_cpus:
-            f.write(f"{d}/cpuset.cpus", limits.cpuset_cpus)
+            self._write("cpuset.cpus", limits.cpuset_cpus, "cpu.cpus")
         if limits.cpuset_mems:
-            f.write(f"{d}/cpuset.mems", limits.cpuset_mems)
+            self._write("cpuset.mems", limits.cpuset_mems, "cpu.mems")
         if limits.pids is not None:
-            f.write(f"{d}/pids.max", str(limits.pids) if limits.pids > 0 else "max")
+            self._write("pids.max", str(limits.pids) if limits.pids > 0 else "max", "pids.limit")
+        if limits.blkio_weight:
+            self._write("io.weight", f"default {blkio_to_io_weight(limits.blkio_weight)}", "blockIO.weight")
+        for i, (major, minor, weight, _) in enumerate(limits.blkio_weight_devices):
+            if weight:
+                self._write("io.weight", f"{major}:{minor} {blkio_to_io_weight(weight)}",
+                            f"blockIO.weightDevice[{i}].weight")
+        keys = {"throttleReadBpsDevice": "rbps", "throttleWriteBpsDevice": "wbps",
+                "throttleReadIOPSDevice": "riops", "throttleWriteIOPSDevice": "wiops"}
+        for key, major, minor, rate in limits.blkio_throttles:
+            self._write("io.max", f"{major}:{minor} {keys[key]}={rate}", f"blockIO.{key}")
+        for i, (size, limit) in enumerate(limits.hugepages):
+            if not os.path.exists(f"{d}/hugetlb.{size}.max"):
+                raise refuse(f"hugepageLimits[{i}]", f"no hugetlb.{size}.max: the hugetlb controller is not "
+                             "enabled here, or this host has no such page size")
+            f.write(f"{d}/hugetlb.{size}.max", str(limit))
+        for device, values in sorted(limits.rdma.items()):
+            parts = [f"{k}={values[k]}" for k in ("hca_handle", "hca_object") if k in values]
+            self._write("rdma.max", f"{device} {' '.join(parts)}", "rdma")
         for name, value in sorted(limits.unified.items()):
             if "/" in name or name.startswith("."):
                 raise InvalidArgument(f"cgroup v2 file {name!r}: not a plain file name")
@@ -74,6 +118,13 @@ class CgroupV2Manager:
             # v2 device control is an eBPF program; berth does not attach one yet, so it
             # relies on the mount namespace's minimal /dev instead.
             pass
+
+    def _write(self, name: str, value: str, setting: str) -> None:
+        path = f"{self.dir}/{name}"
+        if not os.path.exists(path):
+            controller = name.split(".", 1)[0]
+            raise refuse(setting, f"no {name}: the {controller} controller is not enabled for this group")
+        f.write(path, value)
 
     def add_process(self, pid: int) -> None:
         f.write(f"{self.dir}/cgroup.procs", str(pid))
@@ -104,6 +155,9 @@ class CgroupV2Manager:
             pids_current=f.read_int(f"{d}/pids.current"),
             pids_limit=f.read_int(f"{d}/pids.max"),
             oom_kills=self.oom_kills(),
+            hugetlb={size: (f.read_int(f"{d}/hugetlb.{size}.current"), f.read_int(f"{d}/hugetlb.{size}.max"),
+                            f.read_keyed(f"{d}/hugetlb.{size}.events").get("max", 0))
+                     for size in _hugepage_sizes(d)},
         )
 
     def kill_all(self, sig: int = signal.SIGKILL) -> None:
@@ -118,3 +172,20 @@ class CgroupV2Manager:
 
     def destroy(self) -> None:
         f.rmdir(self.dir)
+
+    def prune_parent(self) -> None:
+        parent = os.path.dirname(self.path)
+        if parent != "/":
+            try:
+                os.rmdir(self.root + parent)
+            except OSError:
+                pass  # busy (another container's group is in it) or gone
+
+
+def _hugepage_sizes(folder: str) -> list[str]:
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return []
+    return sorted({n.split(".")[1] for n in names if n.startswith("hugetlb.") and n.endswith(".max")
+                   and ".rsvd." not in n})
