@@ -36,6 +36,7 @@ from berth.registry.server.errors import (
     ManifestInvalid,
     ManifestTooLarge,
     ManifestUnknown,
+    TagInvalid,
 )
 from berth.registry.server.repository import Repository
 from berth.registry.server.storage.api import PathNotFound
@@ -88,6 +89,18 @@ def parse_reference(reference: str) -> Digest | str:
         except InvalidArgument as err:
             raise DigestInvalid(str(err), {"digest": reference[:200]}) from None
     return check_tag(reference)
+
+
+def lookup_reference(reference: str) -> Digest | str:
+    """:func:`parse_reference` for reads and deletes: a reference that is neither a
+    valid tag nor a digest names no manifest that could exist, so it is
+    ManifestUnknown (404), as distribution answers. Only a push names a tag it
+    means to create, and only a push gets TagInvalid or DigestInvalid (400)."""
+    try:
+        return parse_reference(reference)
+    except (TagInvalid, DigestInvalid):
+        shown = reference if len(reference) <= 200 else reference[:200] + "…"
+        raise ManifestUnknown(f"manifest {shown!r}: no such tag or digest", {"reference": shown}) from None
 
 
 def base_media_type(content_type: str | None) -> str:
@@ -154,7 +167,7 @@ class ManifestStore:
 
     def resolve(self, reference: str) -> Digest:
         """The digest a tag or digest reference names in this repository."""
-        ref = parse_reference(reference)
+        ref = lookup_reference(reference)
         digest = self.repo.tags.get(ref) if isinstance(ref, str) else ref
         if not self.repo.has_manifest(digest):
             raise ManifestUnknown(f"{self.name}@{digest}: manifest not found", {"digest": str(digest)})
@@ -227,7 +240,7 @@ class ManifestStore:
 
     def delete(self, reference: str, actor: Actor) -> None:
         """Delete a tag (the manifest stays), or a manifest and every tag naming it."""
-        ref = parse_reference(reference)
+        ref = lookup_reference(reference)
         if isinstance(ref, str):
             self.repo.tags.get(ref)  # ManifestUnknown when there is no such tag
             self.repo.tags.move(ref, None, actor, "delete")
