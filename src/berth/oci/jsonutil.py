@@ -26,11 +26,40 @@ class FieldError(InvalidArgument):
         self.reason = reason
 
 
-def loads_object(data: bytes | str, doc: str) -> JSONObject:
+# How deeply a document from elsewhere (a registry, a client, a tarball) may nest.
+# OCI and Docker documents nest five or six levels; the bound keeps every later walk
+# over a document (json.dumps included) far from Python's recursion limit, and a
+# hostile document from ending in RecursionError (a 500, or a traceback in a pull).
+MAX_DEPTH = 64
+
+
+def loads(data: bytes | str, doc: str, max_depth: int = MAX_DEPTH) -> Any:
+    """``json.loads`` for untrusted input: FieldError for invalid JSON and for
+    arrays and objects nested deeper than ``max_depth`` (``{}`` is one level)."""
     try:
         value = json.loads(data)
+    except RecursionError:
+        raise FieldError(doc, "", f"JSON nested deeper than {max_depth} levels") from None
     except (ValueError, UnicodeDecodeError) as err:
         raise FieldError(doc, "", f"invalid JSON: {err}") from err
+    check_depth(value, doc, max_depth)
+    return value
+
+
+def check_depth(value: Any, doc: str, max_depth: int = MAX_DEPTH) -> None:
+    """FieldError when ``value`` nests arrays and objects deeper than ``max_depth``.
+    Iterative, so it cannot itself run out of stack."""
+    pending: list[tuple[Any, int]] = [(value, 1)] if isinstance(value, dict | list) else []
+    while pending:
+        item, depth = pending.pop()
+        children = item.values() if isinstance(item, dict) else item
+        if depth > max_depth:
+            raise FieldError(doc, "", f"JSON nested deeper than {max_depth} levels")
+        pending.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+
+
+def loads_object(data: bytes | str, doc: str) -> JSONObject:
+    value = loads(data, doc)
     if not isinstance(value, dict):
         raise FieldError(doc, "", "expected a JSON object")
     return value

@@ -21,13 +21,13 @@ request to the token service.
 from __future__ import annotations
 
 import base64
-import json
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from berth.errors import PermissionDenied
+from berth.errors import InvalidArgument, PermissionDenied
+from berth.oci.jsonutil import loads
 from berth.registry.client.api import Scope, merge_scopes
 from berth.registry.client.credentials import Credentials
 from berth.registry.client.errors import AuthenticationFailed, describe, parse_errors
@@ -209,10 +209,10 @@ class Authorizer:
             raise PermissionDenied(f"registry {registry}: token service {realm} answered "
                                    f"{describe(parse_errors(body), status, '')}")
         try:
-            doc = json.loads(body)
+            doc = loads(body, "token answer")
             value = doc.get("token") or doc.get("access_token")
             lifetime = float(doc.get("expires_in") or DEFAULT_TOKEN_LIFETIME)
-        except (ValueError, AttributeError, TypeError):
+        except (ValueError, AttributeError, TypeError, InvalidArgument):
             raise PermissionDenied(f"registry {registry}: token service {realm} sent no token") from None
         if not isinstance(value, str) or not value:
             raise PermissionDenied(f"registry {registry}: token service {realm} sent no token")

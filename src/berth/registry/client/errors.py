@@ -12,7 +12,6 @@ statuses and OCI error codes (distribution-spec "Error Codes") onto them.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 from berth.errors import (
@@ -25,6 +24,7 @@ from berth.errors import (
     Unavailable,
     Unsupported,
 )
+from berth.oci.jsonutil import loads
 
 
 class AuthenticationFailed(PermissionDenied):
@@ -40,8 +40,8 @@ class RegistryError:
 def parse_errors(body: bytes) -> list[RegistryError]:
     """The ``errors`` array of an OCI error body; empty when the body is not one."""
     try:
-        doc = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+        doc = loads(body, "error body")
+    except InvalidArgument:
         return []
     items = doc.get("errors") if isinstance(doc, dict) else None
     if not isinstance(items, list):

@@ -32,6 +32,7 @@ from berth.errors import (
 from berth.oci import mediatype as mt
 from berth.oci.descriptor import Descriptor
 from berth.oci.digest import Digest
+from berth.oci.jsonutil import loads
 from berth.oci.reference import Reference
 from berth.registry.client.api import Scope
 from berth.registry.client.session import Session, check
@@ -132,8 +133,8 @@ class RegistryResolver:
                 raise _access_denied(ref, response)
             check(response, f"tags of {ref.familiar_repository}")
             try:
-                names = response.json().get("tags") or []
-            except ValueError:
+                names = loads(response.content, "tags list").get("tags") or []
+            except (InvalidArgument, AttributeError):
                 raise InvalidArgument(f"tags of {ref.familiar_repository}: invalid JSON") from None
             out.extend(str(t) for t in names)
             link = response.links.get("next", {}).get("url")

@@ -18,6 +18,7 @@ import httpx
 
 from berth.errors import BerthError, InvalidArgument, NotFound, PermissionDenied, Unavailable
 from berth.oci.digest import Digest
+from berth.oci.jsonutil import loads
 
 _CHALLENGE_PARAM = re.compile(r'(\w+)="([^"]*)"')
 _NOT_FOUND = {"NAME_UNKNOWN", "MANIFEST_UNKNOWN", "BLOB_UNKNOWN", "BLOB_UPLOAD_UNKNOWN"}
@@ -73,8 +74,8 @@ class RemoteRegistry:
         if response.status_code >= 400:
             raise _error(self.url, response)
         try:
-            result = response.json()
-        except ValueError:
+            result = loads(response.content, "answer")
+        except InvalidArgument:
             raise BerthError(f"registry {self.url}: the answer is not JSON") from None
         if not isinstance(result, dict):
             raise BerthError(f"registry {self.url}: unexpected answer")
@@ -96,16 +97,20 @@ class RemoteRegistry:
         response = self._client.get(realm, params=query, auth=credentials)
         if response.status_code >= 400:
             raise _error(realm, response)
-        token = response.json().get("token") or response.json().get("access_token")
+        try:
+            doc = loads(response.content, "token answer")
+        except InvalidArgument:
+            return None
+        token = (doc.get("token") or doc.get("access_token")) if isinstance(doc, dict) else None
         return f"Bearer {token}" if isinstance(token, str) else None
 
 
 def _error(url: str, response: httpx.Response) -> BerthError:
     code, message = "", response.reason_phrase
     try:
-        first = response.json()["errors"][0]
+        first = loads(response.content, "error body")["errors"][0]
         code, message = str(first.get("code", "")), str(first.get("message", message))
-    except (ValueError, KeyError, IndexError, TypeError, AttributeError):
+    except (InvalidArgument, KeyError, IndexError, TypeError, AttributeError):
         pass
     text = f"registry {url}: {message}" + (f" ({code})" if code else f" (HTTP {response.status_code})")
     if code in _NOT_FOUND or (not code and response.status_code == 404):

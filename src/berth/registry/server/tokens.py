@@ -30,6 +30,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from berth.errors import InvalidArgument
+from berth.oci.jsonutil import loads
 from berth.registry.server.errors import Unauthorized
 
 LEEWAY = 60  # seconds of clock skew tolerated on nbf
@@ -151,12 +153,16 @@ class TokenAuthority:
             raise invalid
         try:
             signature = _unb64(parts[2])
-            header = json.loads(_unb64(parts[0]))
-            claims = json.loads(_unb64(parts[1]))
-        except (ValueError, UnicodeDecodeError):
+        except ValueError:
             raise invalid from None
+        # The signature first: nothing a client made up is parsed.
         if not hmac.compare_digest(signature, self._sign(f"{parts[0]}.{parts[1]}".encode())):
             raise invalid
+        try:
+            header = loads(_unb64(parts[0]), "token header")
+            claims = loads(_unb64(parts[1]), "token claims")
+        except (ValueError, InvalidArgument):
+            raise invalid from None
         if not isinstance(header, dict) or header.get("alg") != "HS256" or not isinstance(claims, dict):
             raise invalid
         now = self.clock()

@@ -17,6 +17,8 @@ import json
 
 from aiohttp import web
 
+from berth.errors import InvalidArgument
+from berth.oci.jsonutil import loads
 from berth.registry.server.errors import DigestInvalid, ManifestUnknown, NameUnknown, ParameterInvalid
 from berth.registry.server.handlers.blobs import parse_digest
 from berth.registry.server.handlers.common import actor, blocking, registry, repo_name
@@ -58,8 +60,8 @@ async def rollback(request: web.Request) -> web.StreamResponse:
     if len(raw) > _MAX_BODY:
         raise ParameterInvalid("rollback: request body too large")
     try:
-        body = json.loads(raw) if raw.strip() else {}
-    except ValueError:
+        body = loads(raw, "rollback") if raw.strip() else {}
+    except InvalidArgument:
         raise ParameterInvalid("rollback: body must be JSON: {\"steps\": N} or {\"to\": DIGEST}") from None
     if not isinstance(body, dict):
         raise ParameterInvalid("rollback: body must be a JSON object")
