@@ -83,10 +83,19 @@ def registry(ctx: click.Context, storage: str | None) -> None:
               help="PEM certificate (chain) to serve HTTPS with; needs --tls-key.")
 @click.option("--tls-key", type=click.Path(exists=True, dir_okay=False), default=None,
               help="PEM private key of --tls-cert.")
+@click.option("--max-connections", type=click.IntRange(1), default=None, metavar="N",
+              help="Connections open at once; at the cap the longest-idle one is closed, and when all are "
+                   "busy new clients wait to be accepted [default: what the open-file limit allows].")
+@click.option("--header-timeout", type=click.FloatRange(0.1, 3600), default=10.0, show_default=True,
+              metavar="SECONDS", help="Time a client has to send a request's headers (counted from its first "
+                                      "byte, or from connecting for the first request).")
+@click.option("--idle-timeout", type=click.FloatRange(0.1, 86400), default=60.0, show_default=True,
+              metavar="SECONDS", help="How long a connection may stay open between requests.")
 @click.option("-q", "--quiet", is_flag=True, help="No access log, only the listening line and errors.")
 @click.pass_context
 def serve(ctx: click.Context, listen: str, auth: str, policy: str | None, challenge: str, service: str,
-          token_realm: str | None, token_ttl: int, tls_cert: str | None, tls_key: str | None, quiet: bool) -> None:
+          token_realm: str | None, token_ttl: int, tls_cert: str | None, tls_key: str | None,
+          max_connections: int | None, header_timeout: float, idle_timeout: float, quiet: bool) -> None:
     """Run the registry until interrupted (SIGINT or SIGTERM).
 
     It speaks the OCI Distribution API v1.1 under /v2/, issues tokens at
@@ -121,6 +130,9 @@ def serve(ctx: click.Context, listen: str, auth: str, policy: str | None, challe
         tls_cert=tls_cert,
         tls_key=tls_key,
         access_log=not quiet,
+        max_connections=max_connections,
+        header_timeout=header_timeout,
+        idle_timeout=idle_timeout,
     )
 
     def ready(urls: list[str]) -> None:

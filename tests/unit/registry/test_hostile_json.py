@@ -11,8 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from berth.oci import mediatype as mt
 from berth.oci import jsonutil
+from berth.oci import mediatype as mt
 from berth.registry.client.errors import parse_errors
 from berth.registry.server.auth import Authorizer, Htpasswd
 from berth.registry.server.registry import Registry

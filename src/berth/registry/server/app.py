@@ -16,11 +16,19 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from berth.errors import BerthError
+from berth.httpserve import ConditionLog
 from berth.registry.server import errcodes
 from berth.registry.server.auth import CATALOG, Authorizer
 from berth.registry.server.errors import OperationUnsupported, RegistryError, Unauthorized
 from berth.registry.server.handlers import blobs, extension, listing, manifests, token, uploads
-from berth.registry.server.handlers.common import AUTHORIZER, IDENTITY, REGISTRY, blocking, repo_name
+from berth.registry.server.handlers.common import (
+    AUTHORIZER,
+    BODY_TIMEOUT,
+    IDENTITY,
+    REGISTRY,
+    blocking,
+    repo_name,
+)
 from berth.registry.server.registry import Registry
 from berth.registry.server.tokens import Access
 
@@ -28,6 +36,7 @@ log = logging.getLogger("berth.registry")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 TOKEN_PATH = "/berth/v1/token"
+CONDITIONS = web.AppKey("conditions", ConditionLog)
 _NAME = "{name:.+}"
 _HOST = re.compile(r"^[A-Za-z0-9.\-:\[\]]{1,300}$")
 
@@ -107,7 +116,13 @@ def _error_response(request: web.Request, err: BaseException) -> web.Response:
     if isinstance(err, Unauthorized):
         headers["WWW-Authenticate"] = request.app[AUTHORIZER].challenge(token_realm(request), err)
     if code is errcodes.UNKNOWN:
-        log.error("%s %s: %s", request.method, request.path, err, exc_info=err)
+        # One line (with its traceback) per kind of failure and endpoint, then counts:
+        # a full disk or EMFILE fails every request, and must not fill the log too.
+        resource = request.match_info.route.resource
+        where = resource.canonical if resource is not None else "?"
+        key = f"{type(err).__qualname__}:{getattr(err, 'errno', '')}:{request.method} {where}"
+        request.app[CONDITIONS].event(key, f"{request.method} {request.path[:200]}: {err}", level=logging.ERROR,
+                                      exc_info=err)
     return web.Response(status=code.status, body=None if request.method == "HEAD" else body, headers=headers)
 
 
@@ -133,10 +148,14 @@ async def _api_version(request: web.Request, response: web.StreamResponse) -> No
     response.headers["Docker-Distribution-API-Version"] = "registry/2.0"
 
 
-def create_app(registry: Registry, authorizer: Authorizer | None = None) -> web.Application:
+def create_app(
+    registry: Registry, authorizer: Authorizer | None = None, *, body_timeout: float = 60.0
+) -> web.Application:
     app = web.Application(middlewares=[_errors], client_max_size=1 << 20)
     app[REGISTRY] = registry
     app[AUTHORIZER] = authorizer or Authorizer()
+    app[CONDITIONS] = ConditionLog(log)
+    app[BODY_TIMEOUT] = body_timeout
     for route in ROUTES:
         app.router.add_route(route.method, route.path, _guard(route.handler, route.need))
     app.on_response_prepare.append(_api_version)

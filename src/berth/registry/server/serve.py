@@ -14,6 +14,7 @@ from typing import Literal
 from aiohttp import web
 
 from berth.errors import InvalidArgument
+from berth.httpserve import GuardedServer, Limits, raise_open_files_limit
 from berth.registry.server.app import create_app
 from berth.registry.server.auth import Authorizer, Htpasswd
 from berth.registry.server.registry import Registry
@@ -38,6 +39,9 @@ class ServerSettings:
     tls_key: str | None = None
     access_log: bool = True
     workers: int = 64  # threads for storage work
+    max_connections: int | None = None  # None: what the open-file limit allows (see berth.httpserve)
+    header_timeout: float = 10.0
+    idle_timeout: float = 60.0
 
     @property
     def scheme(self) -> str:
@@ -86,25 +90,30 @@ def build_app(settings: ServerSettings) -> web.Application:
 
 
 async def serve(settings: ServerSettings, ready: Callable[[list[str]], None] | None = None) -> None:
-    """Serve until SIGINT or SIGTERM. ``ready`` gets the URLs listened on."""
+    """Serve until SIGINT or SIGTERM. ``ready`` gets the URLs listened on.
+
+    Connections are served by ``berth.httpserve.GuardedServer``: a cap that fits the
+    open-file limit (raised to its hard maximum first), header and idle timeouts,
+    and one log line per condition, so idle or slow clients cannot exhaust it."""
     context = tls_context(settings.tls_cert, settings.tls_key)
+    raise_open_files_limit()
+    limits = Limits.for_open_files(
+        settings.max_connections, header_timeout=settings.header_timeout, idle_timeout=settings.idle_timeout
+    )
     app = build_app(settings)
     loop = asyncio.get_running_loop()
     loop.set_default_executor(ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="registry"))
-    runner = web.AppRunner(app, access_log=log if settings.access_log else None, shutdown_timeout=5)
-    await runner.setup()
+    server = GuardedServer(app, limits, log, access_log=log if settings.access_log else None, shutdown_timeout=5)
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
-        site = web.TCPSite(runner, settings.host, settings.port, ssl_context=context, backlog=1024)
         try:
-            await site.start()
+            addresses = await server.listen_tcp(settings.host, settings.port, ssl=context, backlog=1024)
         except OSError as err:
             raise InvalidArgument(f"--listen {settings.host}:{settings.port}: {err.strerror or err}") from err
         urls = []
-        for address in runner.addresses:
-            host, port = address[0], address[1]
+        for host, port in addresses:
             shown = f"[{host}]" if ":" in host else host
             urls.append(f"{settings.scheme}://{shown}:{port}")
         if ready is not None:
@@ -113,4 +122,4 @@ async def serve(settings: ServerSettings, ready: Callable[[list[str]], None] | N
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
-        await runner.cleanup()
+        await server.close()

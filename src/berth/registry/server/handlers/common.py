@@ -4,7 +4,7 @@ identity, thread offloading, pagination and body streaming."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import ParamSpec, TypeVar
 from urllib.parse import urlencode
 
@@ -20,6 +20,9 @@ from berth.registry.server.tags import Actor
 REGISTRY = web.AppKey("registry", Registry)
 AUTHORIZER = web.AppKey("authorizer", Authorizer)
 IDENTITY = web.RequestKey("identity", Identity)
+# How long a request body may pause before the request fails (BLOB_UPLOAD_INVALID,
+# or MANIFEST_INVALID): a client that trickles a body must not hold a handler forever.
+BODY_TIMEOUT = web.AppKey("body_timeout", float)
 BATCH = 4 << 20  # bytes handed to a worker thread at a time
 
 # Reading a body that breaks off or is malformed: the client's fault, not the server's.
@@ -85,7 +88,7 @@ async def stream_into(request: web.Request, write: Callable[[list[bytes]], None]
     pending: asyncio.Future[None] | None = None
     batch: list[bytes] = []
     batched = total = 0
-    chunks = request.content.iter_any()
+    chunks = body_chunks(request)
     broken: BaseException | None = None
     try:
         while True:
@@ -93,7 +96,7 @@ async def stream_into(request: web.Request, write: Callable[[list[bytes]], None]
                 chunk = await chunks.__anext__()
             except StopAsyncIteration:
                 break
-            except _BODY_ERRORS as err:
+            except (*_BODY_ERRORS, BodyStalled) as err:
                 broken = err
                 break
             batch.append(chunk)
@@ -114,6 +117,30 @@ async def stream_into(request: web.Request, write: Callable[[list[bytes]], None]
         if pending is not None and not pending.done():
             await asyncio.wait({pending})  # the writer must be idle before anyone closes it
     return total
+
+
+class BodyStalled(Exception):
+    """The request body paused for longer than the app allows."""
+
+
+def body_timeout(request: web.Request) -> float:
+    return request.app.get(BODY_TIMEOUT, 60.0)
+
+
+async def body_chunks(request: web.Request) -> AsyncIterator[bytes]:
+    """The request body as it arrives; BodyStalled when it pauses for longer than
+    the app's BODY_TIMEOUT."""
+    timeout = body_timeout(request)
+    chunks = request.content.iter_any()
+    while True:
+        try:
+            async with asyncio.timeout(timeout):
+                chunk = await chunks.__anext__()
+        except StopAsyncIteration:
+            return
+        except TimeoutError:
+            raise BodyStalled(f"no data for {timeout:g} s") from None
+        yield chunk
 
 
 def upload_location(name: str, upload_id: str) -> str:

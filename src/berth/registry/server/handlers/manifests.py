@@ -8,9 +8,16 @@ import json
 from aiohttp import web
 
 from berth.oci import mediatype as mt
-from berth.registry.server.errors import ManifestTooLarge
+from berth.registry.server.errors import ManifestInvalid, ManifestTooLarge
 from berth.registry.server.handlers.blobs import parse_digest
-from berth.registry.server.handlers.common import actor, blocking, registry, repo_name
+from berth.registry.server.handlers.common import (
+    BodyStalled,
+    actor,
+    blocking,
+    body_chunks,
+    registry,
+    repo_name,
+)
 from berth.registry.server.manifests import MAX_MANIFEST_SIZE, StoredManifest
 
 
@@ -41,10 +48,13 @@ async def _read_manifest(request: web.Request) -> bytes:
     if request.content_length is not None and request.content_length > MAX_MANIFEST_SIZE:
         raise ManifestTooLarge(f"manifest: {request.content_length} bytes; at most {MAX_MANIFEST_SIZE} are accepted")
     data = bytearray()
-    async for chunk in request.content.iter_any():
-        data += chunk
-        if len(data) > MAX_MANIFEST_SIZE:
-            raise ManifestTooLarge(f"manifest: more than {MAX_MANIFEST_SIZE} bytes")
+    try:
+        async for chunk in body_chunks(request):
+            data += chunk
+            if len(data) > MAX_MANIFEST_SIZE:
+                raise ManifestTooLarge(f"manifest: more than {MAX_MANIFEST_SIZE} bytes")
+    except BodyStalled as err:
+        raise ManifestInvalid(f"manifest: request body: {err}") from None
     return bytes(data)
 
 
