@@ -17,7 +17,7 @@ import signal
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from berth.engine import client, events, records, spawn, specgen, teardown
 from berth.engine import state as st
@@ -40,6 +40,8 @@ from berth.state import Database, open_database
 if TYPE_CHECKING:
     from berth.network import NetworkManager
     from berth.store import Store
+    from berth.store.rooted import PathStat, Root
+    from berth.store.rooted.tarout import Sink
 
 DEFAULT_STOP_TIMEOUT = 10
 LIVE = (st.RUNNING, st.RESTARTING, st.PAUSED)
@@ -427,22 +429,29 @@ class Engine:
 
     # ---- files -------------------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def rootfs(self, ref: str) -> Iterator[str]:
-        """A host path showing the container's files: its live root while it runs
-        (``/proc/PID/root``), otherwise its snapshot mounted for the duration."""
-        view = self.get(ref)
-        if view.running and view.live.pid:
-            yield f"/proc/{view.live.pid}/root"
-            return
-        from berth.store.mounting import mount_all, unmount_all
+    def rootfs(self, ref: str, *, writable: bool = False) -> contextlib.AbstractContextManager[Root]:
+        """The container's files as a root descriptor (see berth.engine.archive): never a
+        host path, never a mount on the host."""
+        from berth.engine.archive import container_root
 
-        target = os.path.join(self.paths(view.id).dir, "rootfs")
-        mount_all(self.store.snapshots.mounts(view.id), target)
-        try:
-            yield target
-        finally:
-            unmount_all(target)
+        return container_root(self, self.get(ref), writable=writable)
+
+    def archive_stat(self, ref: str, path: str) -> PathStat:
+        from berth.engine.archive import archive_stat
+
+        return archive_stat(self, ref, path)
+
+    def archive_get(self, ref: str, path: str, sink: Sink) -> PathStat:
+        from berth.engine.archive import archive_get
+
+        return archive_get(self, ref, path, sink)
+
+    def archive_put(self, ref: str, path: str, stream: BinaryIO, *, copy_uid_gid: bool = False,
+                    no_overwrite_dir_non_dir: bool = False, check_first: bool = True) -> int:
+        from berth.engine.archive import archive_put
+
+        return archive_put(self, ref, path, stream, copy_uid_gid=copy_uid_gid,
+                           no_overwrite_dir_non_dir=no_overwrite_dir_non_dir, check_first=check_first)
 
     # ---- commit ------------------------------------------------------------------------
 

@@ -1,15 +1,18 @@
 """Carrying out a snapshotter's ``Mount`` list: the one place the store's mounts meet
-the kernel (through ``berth.sys``). The engine calls :func:`mount_all` inside a
-container's own mount namespace, so nothing stays mounted on the host."""
+the kernel (through ``berth.sys``). The runtime calls :func:`mount_all` inside a
+container's own mount namespace; host-side work on a stopped container's files (cp,
+archive) uses :func:`open_detached`, a mount that is in no namespace at all, so
+nothing is ever mounted on the host."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 
 from berth.errors import InvalidArgument
 from berth.oci.mount import Mount
 from berth.sys import mount as m
-from berth.sys.overlay import mount_overlay
+from berth.sys.overlay import mount_overlay, open_overlay
 
 _FLAGS = {
     "ro": m.MountFlag.MS_RDONLY,
@@ -66,3 +69,38 @@ def unmount_all(target: str) -> None:
     """Unmount everything at or below ``target`` (deepest first)."""
     for point in m.mounts_under(target):
         m.umount(point, m.MNT_DETACH)
+
+
+def open_detached(mounts: Sequence[Mount], *, read_only: bool = False) -> int:
+    """A descriptor of the root of ``mounts`` (a snapshotter's single mount) mounted
+    nowhere; closing it (or dying) unmounts it. ``read_only`` views an active
+    snapshot without touching its upper folder (its changes become the top layer).
+    Paths inside must be opened relative to the descriptor (``berth.sys.openat2``)."""
+    if len(mounts) != 1:
+        raise InvalidArgument(f"a detached mount takes one mount, not {len(mounts)}")
+    mnt = mounts[0]
+    if mnt.type != "overlay":
+        # A bind snapshot is a plain folder: its descriptor is its root.
+        return os.open(mnt.source, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    lower: list[str] = []
+    upper = work = None
+    options: list[str] = []
+    flags = m.NONE
+    for option in mnt.options:
+        key, _, value = option.partition("=")
+        if key == "lowerdir":
+            lower = value.split(":")
+        elif key == "upperdir":
+            upper = value
+        elif key == "workdir":
+            work = value
+        elif option in _FLAGS:
+            flags |= _FLAGS[option]
+        elif option not in ("rw", "defaults"):
+            options.append(option)
+    if read_only and upper is not None:
+        lower, upper, work = [upper, *lower], None, None
+    if upper is None:
+        flags |= m.MountFlag.MS_RDONLY
+    return open_overlay(lower, upper, work, flags=flags | m.MountFlag.MS_NOSUID | m.MountFlag.MS_NODEV,
+                        options=options)

@@ -80,6 +80,59 @@ def mount_overlay(
     _mount_legacy(target, lower, upper, work, flags, options)
 
 
+def open_overlay(
+    lower: Sequence[str],
+    upper: str | None = None,
+    work: str | None = None,
+    *,
+    flags: MountFlag = NONE,
+    options: Sequence[str] = (),
+) -> int:
+    """An overlay mounted nowhere: a file descriptor of a detached mount (fsmount(2)
+    without move_mount). It is in no mount namespace, so no one else sees it, nothing
+    can be left mounted on the host, and it is gone when the last descriptor on it
+    closes (the process's death included). Open paths inside it relative to the fd.
+
+    Needs the new mount API (Linux 5.2); long layer chains need ``lowerdir+`` (6.8),
+    before that ``lowerdir`` is passed as one string (one page of data at most).
+    """
+    if (upper is None) != (work is None):
+        raise ValueError("open_overlay: upper and work go together")
+    try:
+        fsfd = _configure(lower, upper, work, options)
+    except _NoNewAPI:
+        fsfd = _configure_one_string(lower, upper, work, options)
+    try:
+        attrs = sum(bit for flag, bit in _ATTR.items() if flags & flag)
+        number = syscall_number("fsmount")
+        return call(lambda: int(libc.syscall(number, fsfd, FSMOUNT_CLOEXEC, attrs)), "fsmount", "overlay")
+    finally:
+        os.close(fsfd)
+
+
+def _configure_one_string(lower: Sequence[str], upper: str | None, work: str | None,
+                          options: Sequence[str]) -> int:
+    try:
+        fd = call(lambda: int(libc.syscall(syscall_number("fsopen"), b"overlay", FSOPEN_CLOEXEC)), "fsopen")
+    except SyscallError as err:
+        from berth.errors import Unsupported
+
+        raise Unsupported(f"a detached overlay mount needs the new mount API (Linux 5.2): {err}") from None
+    try:
+        _fsconfig(fd, FSCONFIG_SET_STRING, "lowerdir", ":".join(lower), "lowerdir")
+        if upper is not None and work is not None:
+            _fsconfig(fd, FSCONFIG_SET_STRING, "upperdir", upper, upper)
+            _fsconfig(fd, FSCONFIG_SET_STRING, "workdir", work, work)
+        for option in options:
+            key, sep, value = option.partition("=")
+            _fsconfig(fd, FSCONFIG_SET_STRING if sep else FSCONFIG_SET_FLAG, key, value if sep else None, option)
+        _fsconfig(fd, FSCONFIG_CMD_CREATE, None, None, "overlay")
+        return fd
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 def overlay_unsupported_reason(scratch: str) -> str | None:
     """None when an overlay with an upper folder can be mounted under ``scratch``,
     otherwise why not. Leaves nothing mounted; ``scratch`` must be an empty folder on
