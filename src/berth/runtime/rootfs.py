@@ -102,48 +102,43 @@ def _mount_cgroup(dest: str, step: MountStep) -> None:
         m.mount(None, dest, None, m.MS_REMOUNT | m.MS_RDONLY | flags | m.MS_NOSUID | m.MS_NOEXEC | m.MS_NODEV)
 
 
-def _copy_up(image_dir: str, volume: str) -> None:
-    """Fill an empty volume folder with the image's files at the mount point."""
-    import shutil  # (only volumes need it; it costs ~3 ms to import)
+def _copy_up(rootfs: str, destination: str, volume: str) -> None:
+    """Fill an empty volume folder with the image's files at the mount point.
 
-    if not os.path.isdir(image_dir) or os.listdir(volume):
-        return
-    st = os.lstat(image_dir)
-    os.chown(volume, st.st_uid, st.st_gid)
-    os.chmod(volume, stat.S_IMODE(st.st_mode))
-    for entry in os.scandir(image_dir):
-        src, dst = entry.path, os.path.join(volume, entry.name)
-        if entry.is_dir(follow_symlinks=False):
-            shutil.copytree(src, dst, symlinks=True, copy_function=_copy_owned)
-            _own_tree(src, dst)
-        else:
-            _copy_owned(src, dst)
+    By descriptors on both sides (berth.sys.fdtree): the volume may already be in use
+    by a running container, which could otherwise swap a name for a symlink to a host
+    path between our check and our write (we run before pivot_root, so / is the host's).
+    """
+    from berth.sys.fdtree import copy_meta, copy_tree
+    from berth.sys.openat2 import open_in_root
 
-
-def _copy_owned(src: str, dst: str) -> None:
-    import shutil
-
-    if os.path.islink(src):
-        os.symlink(os.readlink(src), dst)
-    else:
-        shutil.copy2(src, dst)
-    st = os.lstat(src)
-    os.lchown(dst, st.st_uid, st.st_gid)
-
-
-def _own_tree(src: str, dst: str) -> None:
-    for dirpath, dirnames, _ in os.walk(src):
-        for name in [".", *dirnames]:
-            s = os.path.normpath(os.path.join(dirpath, name))
-            st = os.lstat(s)
-            os.lchown(os.path.join(dst, os.path.relpath(s, src)), st.st_uid, st.st_gid)
+    root = os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        try:
+            src = open_in_root(root, destination, os.O_RDONLY | os.O_DIRECTORY)
+        except OSError:
+            return  # nothing (or no folder) there in the image
+    finally:
+        os.close(root)
+    try:
+        dst = os.open(volume, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        try:
+            with os.scandir(dst) as it:
+                if any(True for _ in it):
+                    return
+            copy_meta(src, os.fstat(src), dst)
+            copy_tree(src, dst)
+        finally:
+            os.close(dst)
+    finally:
+        os.close(src)
 
 
 def mount_step(rootfs: str, step: MountStep) -> None:
     dest = secure_join(rootfs, step.destination)
     source_is_file = step.bind and not os.path.isdir(step.source)
     if step.copyup and step.bind and not source_is_file:
-        _copy_up(dest, step.source)
+        _copy_up(rootfs, step.destination, step.source)
     _make_target(dest, source_is_file)
     if step.fstype == "cgroup":
         _mount_cgroup(dest, step)

@@ -197,3 +197,49 @@ def test_a_setuid_file_copied_out_loses_its_setuid_bit_unless_archive(berth: Ber
     assert (berth.tmp / "plain").stat().st_mode & 0o7777 == 0o755
     berth.ok("cp", "-a", "suid:/sush", str(berth.tmp / "kept"))
     assert (berth.tmp / "kept").stat().st_mode & 0o7777 == 0o4755
+
+
+def test_diff_and_commit_of_a_swapping_container_never_walk_the_host(berth: Berth) -> None:
+    canary = _host_canary(berth)
+    _racer(berth, canary)
+    engine = _engine(berth)
+    cid = engine.get("race").id
+    seen: set[str] = set()
+    deadline = time.monotonic() + ATTACK_SECONDS
+    while time.monotonic() < deadline:
+        seen.update(path for _, path in engine.store.diff(cid))
+    allowed = {"/w", "/w/d", "/w/t"}
+    strays = {p for p in seen if p not in allowed and not p.startswith(("/w/d/tmp", "/w/t/tmp"))}
+    assert strays == set(), sorted(strays)[:20]
+    for i in range(8):
+        berth.ok("commit", "--no-pause", "race", f"snap:{i}")
+        out = subprocess.run([sys.executable, "-m", "berth", "save", f"snap:{i}"], env=berth.env,
+                             capture_output=True, timeout=120).stdout
+        with tarfile.open(fileobj=io.BytesIO(out)) as saved:
+            manifest = json.load(saved.extractfile("manifest.json"))  # type: ignore[arg-type]
+            top = saved.extractfile(manifest[0]["Layers"][-1])
+            assert top is not None
+            with tarfile.open(fileobj=top) as layer:
+                names = layer.getnames()
+                assert all(n.startswith(("w", "etc")) for n in names), names[:20]  # etc: mount points
+                for member in layer.getmembers():
+                    if member.name.endswith("hostfile"):
+                        f = layer.extractfile(member)
+                        assert f is not None and f.read() == b"container\n"
+
+
+def test_volume_prefill_never_writes_through_a_symlink_planted_by_another_container(berth: Berth) -> None:
+    canary = _host_canary(berth) / "hostfile"
+    berth.ok("volume", "create", "shared")
+    # Keeps the volume looking empty, and a symlink to the host's canary where the
+    # pre-fill would write the image's /etc/passwd.
+    berth.ok("run", "-d", "--name", "planter", "--network", "none", "-v", "shared:/v", "busybox", "sh", "-c",
+             f"while :; do rm -rf /v/* 2>/dev/null; ln -s {canary} /v/passwd; ln -s {canary} /v/group; "
+             "rm -f /v/passwd /v/group; done")
+    runs = 0
+    deadline = time.monotonic() + ATTACK_SECONDS
+    while time.monotonic() < deadline:
+        berth("run", "--rm", "--network", "none", "-v", "shared:/etc", "busybox", "true")
+        runs += 1
+    assert canary.read_text() == "host\n"
+    assert runs > 5

@@ -16,6 +16,8 @@ and no atime/ctime, as Docker writes layers, so the same change gives the same d
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import os
 import stat
@@ -25,8 +27,10 @@ from dataclasses import dataclass
 from typing import BinaryIO, Literal, cast
 
 from berth.oci.digest import Digest
+from berth.store.errors import CorruptArchive
 from berth.store.layers import tarformat as tf
 from berth.store.layers import whiteout as wh
+from berth.sys.openat2 import fd_path, open_beneath
 
 Kind = Literal["overlay", "trees"]
 # Host-specific labels that must not travel inside a layer.
@@ -142,6 +146,12 @@ class _Walker:
         self.count = 0
 
     def _emit(self, path: str, rel: str, st: os.stat_result) -> None:
+        try:
+            self._emit_entry(path, rel, st)
+        except FileNotFoundError:
+            pass  # removed by a running container while we looked (before any byte of it was written)
+
+    def _emit_entry(self, path: str, rel: str, st: os.stat_result) -> None:
         entry = entry_for(path, rel, st)
         if entry.type == SOCKET:
             return
@@ -153,8 +163,10 @@ class _Walker:
                 self.writer.add(entry)
                 return
         if entry.is_regular and entry.size:
-            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
             try:
+                if not stat.S_ISREG(os.fstat(fd).st_mode):
+                    raise CorruptArchive(f"{rel}: replaced by a non-file while it was being archived")
                 self.writer.add(entry, fd=fd)
             finally:
                 os.close(fd)
@@ -182,7 +194,9 @@ class _Walker:
                     self.count += 1
                     self.writer.add(tf.Entry(name=_join(child, wh.OPAQUE), mode=0o600, uid=st.st_uid,
                                              gid=st.st_gid, mtime_ns=_seconds(st.st_mtime_ns)))
-                self.overlay(path, child)
+                with _pinned(path) as pinned:
+                    if pinned is not None:
+                        self.overlay(pinned, child)
 
     def trees(self, new: str, old: str | None, rel: str) -> None:
         new_entries = dict(_sorted_entries(new))
@@ -201,7 +215,9 @@ class _Walker:
             if ost is None or not _same(npath, nst, opath, ost):
                 self._emit(npath, child, nst)
             if stat.S_ISDIR(nst.st_mode):
-                self.trees(npath, opath if same_kind_dir else None, child)
+                with _pinned(npath) as pinned_new, _pinned(opath if same_kind_dir else None) as pinned_old:
+                    if pinned_new is not None:
+                        self.trees(pinned_new, pinned_old, child)
 
 
 def _same(npath: str, nst: os.stat_result, opath: str | None, ost: os.stat_result) -> bool:
@@ -229,8 +245,13 @@ def _seconds(ns: int) -> int:
 def _sorted_entries(folder: str | None) -> list[tuple[str, os.stat_result]]:
     if folder is None:
         return []
+    entries = []
     with os.scandir(folder) as it:
-        entries = [(e.name, e.stat(follow_symlinks=False)) for e in it]
+        for e in it:
+            try:
+                entries.append((e.name, e.stat(follow_symlinks=False)))
+            except FileNotFoundError:
+                continue  # removed by a running container while we looked
     entries.sort(key=lambda item: item[0])
     return entries
 
@@ -322,17 +343,54 @@ def _walk(folder: str, rel: str) -> Iterator[tuple[str, os.stat_result, str]]:
         child = _join(rel, name)
         yield path, st, child
         if stat.S_ISDIR(st.st_mode) and not wh.is_whiteout(st):
-            yield from _walk(path, child)
+            with _pinned(path) as pinned:
+                if pinned is not None:
+                    yield from _walk(pinned, child)
 
 
 def _lower_stat(lowers: Sequence[str], rel: str) -> os.stat_result | None:
     for lower in lowers:
         try:
-            st = os.lstat(os.path.join(lower, rel))
-        except (FileNotFoundError, NotADirectoryError):
+            root = os.open(lower, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        except FileNotFoundError:
             continue
+        try:
+            # No symlink of a layer is followed: a path under one is not in that layer.
+            fd = open_beneath(root, rel, os.O_PATH | os.O_NOFOLLOW)
+        except OSError as err:
+            if err.errno in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP, errno.EXDEV):
+                continue
+            raise
+        finally:
+            os.close(root)
+        try:
+            st = os.fstat(fd)
+        finally:
+            os.close(fd)
         return None if wh.is_whiteout(st) else st
     return None
+
+
+@contextlib.contextmanager
+def _pinned(path: str | None) -> Iterator[str | None]:
+    """The folder a walk is about to descend into, as ``/proc/self/fd/N`` of a
+    descriptor opened without following a symlink: a container that swaps the folder
+    for a symlink meanwhile cannot redirect the walk (to the host's /, say). None when
+    it is no longer a folder."""
+    if path is None:
+        yield None
+        return
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as err:
+        if err.errno in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP):
+            yield None
+            return
+        raise
+    try:
+        yield fd_path(fd)
+    finally:
+        os.close(fd)
 
 
 def _in_lowers(lowers: Sequence[str], rel: str) -> bool:
@@ -359,4 +417,6 @@ def _tree_changes(new: str, old: str | None, rel: str) -> Iterator[tuple[str, st
             yield "C", child
         if stat.S_ISDIR(nst.st_mode):
             both_dirs = ost is not None and stat.S_ISDIR(ost.st_mode)
-            yield from _tree_changes(npath, opath if both_dirs else None, child)
+            with _pinned(npath) as pinned_new, _pinned(opath if both_dirs else None) as pinned_old:
+                if pinned_new is not None:
+                    yield from _tree_changes(pinned_new, pinned_old, child)
