@@ -252,11 +252,15 @@ def disconnect(ctx: click.Context, network_name: str, container: str, force: boo
 @click.pass_context
 def prune(ctx: click.Context, force: bool, filters: tuple[str, ...]) -> None:
     """Remove every user-defined network no container uses."""
+    from berth.network.filters import check_prune
+
+    parsed = _filters(filters)
+    check_prune(parsed)  # bad input is refused before the question, and before anything is removed
     if not force:
         click.echo("WARNING! This will remove all custom networks not used by at least one container.")
         if not click.confirm("Are you sure you want to continue?", default=False):
             return
-    removed = manager(ctx).prune(_filters(filters))
+    removed = manager(ctx).prune(parsed)
     if removed:
         click.echo("Deleted Networks:")
         for name in removed:

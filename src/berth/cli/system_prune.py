@@ -61,6 +61,7 @@ def prune(ctx: click.Context, all_unused: bool, force: bool, filters: tuple[str,
       berth system prune
       berth system prune -af --volumes
     """
+    parse_prune_filters(filters)  # bad input is refused before anything is removed (and before the question)
     specs = PRUNERS + (["berth.cli.system_engine:VOLUMES"] if volumes else [])
     pruners = [_pruner(spec) for spec in specs]
     lines = [f"  - {line}" for p in pruners for line in p.describe(all_unused)]

@@ -44,10 +44,17 @@ def matches(net: Network, filters: Filters, used: bool) -> bool:
     return True
 
 
-def prune_matches(net: Network, filters: Filters) -> bool:
+def check_prune(filters: Filters) -> None:
+    """Refuse bad prune filters before anything is removed."""
     for key in filters:
         if key not in ("label", "label!", "until"):
             raise InvalidArgument(f"invalid filter {key!r} for prune")
+    for until in _values(filters, "until"):
+        _parse_until(until)
+
+
+def prune_matches(net: Network, filters: Filters) -> bool:
+    check_prune(filters)
     if not all(_label_matches(net.labels, v) for v in _values(filters, "label")):
         return False
     if any(_label_matches(net.labels, v) for v in _values(filters, "label!")):

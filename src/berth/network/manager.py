@@ -191,6 +191,7 @@ class NetworkManager:
     def prune(self, filters: Filters | None = None) -> builtins.list[str]:
         """Remove every user-defined network without endpoints; their names.
         Filters: label (``key``, ``key=value``, ``label!=...``), until (RFC 3339)."""
+        filters_mod.check_prune(filters or {})
         removed = []
         for net in self.list({"type": "custom", "dangling": "true"}):
             if filters and not filters_mod.prune_matches(net, filters):
