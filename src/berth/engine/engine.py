@@ -12,10 +12,11 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import select
 import shutil
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -33,6 +34,7 @@ from berth.errors import (
     ContainerNotRunning,
     ContainerRunning,
     InvalidArgument,
+    NotFound,
 )
 from berth.runtime.linux import LinuxRuntime
 from berth.state import Database, open_database
@@ -75,10 +77,14 @@ def _now() -> str:
 
 
 class Engine:
-    def __init__(self, root: str, run_root: str, *, db: Database | None = None) -> None:
+    def __init__(self, root: str, run_root: str, *, db: Database | None = None,
+                 network_env: Mapping[str, str] | None = None) -> None:
         self.root = root
         self.run_root = run_root
         self._db = db
+        # BERTH_NET_* settings (bridge, nft table, …): the caller's environment unless
+        # given; a shim passes those of the command that made its container.
+        self.network_env = network_env
         self._store: Store | None = None
         self.runtime = LinuxRuntime(runtime_root(run_root))
 
@@ -102,7 +108,8 @@ class Engine:
     def network(self) -> NetworkManager:
         from berth.network import NetworkConfig, NetworkManager
 
-        return NetworkManager(self.db, self.root, self.run_root, config=NetworkConfig.from_env(os.environ))
+        env = os.environ if self.network_env is None else self.network_env
+        return NetworkManager(self.db, self.root, self.run_root, config=NetworkConfig.from_env(env))
 
     @property
     def volumes(self) -> Volumes:
@@ -289,11 +296,14 @@ class Engine:
         view = self.get(ref)
         if view.running:
             raise ContainerRunning(f"container {view.id} is already running")
+        if view.live.shim_alive():  # the last run's shim is still freeing what it held
+            self._wait_shim_gone(view, DEFAULT_STOP_TIMEOUT)
         paths = self.paths(view.id)
         st.remove(paths.state)
         os.makedirs(paths.run_dir, exist_ok=True)
         with contextlib.ExitStack() as undo:
             if uses_sandbox(view.record.config):
+                self.reconcile_once()
                 undo.callback(self._release_network, view.id)
                 self._attach_network(view.record)
             # SQLite must not cross a fork: a shim forked from here (and its children)
@@ -317,6 +327,8 @@ class Engine:
         cfg = rec.config
         nm = self.network
         hostname = cfg.hostname or rec.id[:12]
+        if os.path.lexists(nm.sandbox_path(rec.id)) or nm.endpoints(rec.id):
+            nm.release(rec.id)  # left by a shim that died before it could free them
         netns = nm.create_sandbox(rec.id)
         ep = nm.connect(rec.id, network_name(cfg), netns, aliases=cfg.network_aliases, ip=cfg.ip or None,
                         hostname=hostname, name=rec.name)
@@ -329,13 +341,52 @@ class Engine:
                 if (int(port), proto or "tcp") not in published:
                     bindings.append(PortBinding("", 0, int(port), proto or "tcp"))
         if bindings:
-            nm.publish(rec.id, ep, bindings)
+            try:
+                nm.publish(rec.id, ep, bindings)
+            except Conflict:
+                # A holder of the port may be a container whose shim died unseen (killed,
+                # or a reboot): once that is recorded its ports are free.
+                if not self._free_dead_holders(nm):
+                    raise
+                nm.publish(rec.id, ep, bindings)
         paths = self.paths(rec.id)
         hosts = [str(e) for e in nm.hosts_entries(rec.id, hostname)]
         hosts += [f"{h.partition(':')[2]}\t{h.partition(':')[0]}" for h in cfg.extra_hosts]
         _write_text(paths.hosts, "\n".join(hosts) + "\n")
         _write_text(paths.resolv_conf, nm.resolv_conf(rec.id, servers=cfg.dns, search=cfg.dns_search,
                                                       options=cfg.dns_options))
+
+    def _free_dead_holders(self, nm: NetworkManager) -> bool:
+        """Release the network of every port holder whose shim is gone without having
+        recorded the exit, or whose record is gone; whether there was any."""
+        freed = False
+        for container_id in nm.port_holders():
+            try:
+                rec = records.resolve(self.db, container_id)
+            except NotFound:
+                nm.release(container_id)
+                freed = True
+                continue
+            live = st.load(self.paths(rec.id).state)
+            if live is not None and live.status in (st.RUNNING, st.RESTARTING) and not live.shim_alive():
+                self.view(rec)  # records the exit and frees the network
+                freed = True
+        return freed
+
+    def reconcile_once(self) -> None:
+        """Once per boot (``$BERTH_RUN`` is a tmpfs): record the exit of every container
+        whose shim died with the host, free what they held, and have the network
+        manager sweep what no container accounts for."""
+        marker = os.path.join(self.run_root, "reconciled")
+        if os.path.exists(marker):
+            return
+        for rec in records.all_records(self.db):
+            self.view(rec)
+        with contextlib.suppress(BerthError, OSError):
+            self.network.reconcile()
+        os.makedirs(self.run_root, exist_ok=True)
+        with open(marker, "w"):
+            pass
 
     def _release_network(self, container_id: str) -> None:
         with contextlib.suppress(BerthError, OSError):
@@ -368,13 +419,23 @@ class Engine:
         return self.get(view.id)
 
     def _wait_shim_gone(self, view: ContainerView, timeout: float) -> None:
+        """Until the container's shim has exited. It records the exit first and then frees
+        the network (and removes a ``--rm`` container): a caller that went on at the exit
+        record (a ``restart``) would meet the old sandbox still there."""
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        while (remaining := deadline - time.monotonic()) > 0:
             live = st.load(self.paths(view.id).state)
-            if live is None or live.status not in (st.RUNNING, st.RESTARTING) or not live.shim_alive():
-                if live is None or not live.shim_alive() or live.status == st.EXITED:
-                    return
-            time.sleep(0.01)
+            if live is None or not live.shim_alive():
+                return
+            try:
+                pidfd = os.pidfd_open(live.shim_pid)
+            except ProcessLookupError:
+                return
+            try:
+                if live.shim_alive():  # the pid is still that shim's, not a reused one
+                    select.select([pidfd], [], [], min(remaining, 0.5))
+            finally:
+                os.close(pidfd)
 
     def kill(self, ref: str, sig: int = signal.SIGKILL) -> None:
         view = self.get(ref)

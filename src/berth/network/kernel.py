@@ -10,19 +10,25 @@ from __future__ import annotations
 
 import errno
 import ipaddress
+import json
 import logging
 import os
+import random
 import socket
 from collections.abc import Collection
 from typing import Protocol
 
 from berth.errors import Conflict, Internal, InvalidArgument
+from berth.network.nat import rules
+from berth.network.nat.rules import PortRule
 from berth.network.plan import BridgeUp, DefaultRoute, LinkDown, Nft, Op, Plan, Sysctl, VethAttach
 from berth.sys import netlink as nl
 from berth.sys import netns, nftables, sysctl
 from berth.sys._libc import SyscallError
 
 log = logging.getLogger(__name__)
+
+EPHEMERAL = (32768, 60999)  # Linux's default ip_local_port_range
 
 
 class Kernel(Protocol):
@@ -55,6 +61,9 @@ class Kernel(Protocol):
     def host_subnets(self) -> list[tuple[str, ipaddress.IPv4Network]]:
         """(interface, destination) of the host's routes in the main table, but the
         default route."""
+
+    def published_ports(self, table: str) -> list[PortRule]:
+        """The elements of the port maps of nft table ``table`` (none if it is absent)."""
 
     def port_available(self, host_ip: str, port: int, proto: str) -> bool:
         """No host socket holds ``host_ip:port/proto`` (InvalidArgument if the address is
@@ -185,9 +194,29 @@ class LinuxKernel:
         return [(names.get(r.oif, str(r.oif)), r.destination) for r in self.rtnl.routes()
                 if r.table == nl.RT_TABLE_MAIN and r.destination.prefixlen > 0]
 
+    def published_ports(self, table: str) -> list[PortRule]:
+        found: list[PortRule] = []
+        for proto in rules.PROTOCOLS:
+            for kind in ("any", "addr"):
+                try:
+                    out = nftables.run(f"list map ip {rules.check_table(table)} {proto}_{kind}\n", json_output=True)
+                except nftables.NftError:
+                    continue  # no such table or map (an older table has no sctp maps)
+                for item in json.loads(out).get("nftables", []):
+                    for key, value in item.get("map", {}).get("elem", []):
+                        host_ip, host_port = key["concat"] if isinstance(key, dict) else ("0.0.0.0", key)
+                        container_ip, container_port = value["concat"]
+                        found.append(PortRule(proto, str(host_ip), int(host_port),
+                                              ipaddress.IPv4Address(container_ip), int(container_port)))
+        return found
+
     def _bind(self, host_ip: str, port: int, proto: str) -> socket.socket:
         kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
-        sock = socket.socket(socket.AF_INET, kind | socket.SOCK_CLOEXEC)
+        if proto == "sctp":
+            kind, number = socket.SOCK_STREAM, socket.IPPROTO_SCTP
+        else:
+            number = 0
+        sock = socket.socket(socket.AF_INET, kind | socket.SOCK_CLOEXEC, number)
         try:
             if proto == "tcp":  # TIME_WAIT leftovers must not count as "in use"
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -205,12 +234,22 @@ class LinuxKernel:
         except OSError as err:
             if err.errno == errno.EADDRINUSE:
                 return False
+            if err.errno == errno.EPROTONOSUPPORT:  # no SCTP in this kernel: no host socket can hold it
+                return True
             raise SyscallError(err.errno or errno.EIO, "bind", f"{host_ip}:{port}/{proto}") from err
         return True
 
     def free_port(self, host_ip: str, proto: str, avoid: Collection[int]) -> int:
         for _ in range(64):
-            sock = self._bind(host_ip, 0, proto)
+            try:
+                sock = self._bind(host_ip, 0, proto)
+            except OSError as err:
+                if err.errno != errno.EPROTONOSUPPORT:
+                    raise
+                port = random.randint(*EPHEMERAL)  # no SCTP sockets here: any port berth has not handed out
+                if port not in avoid:
+                    return port
+                continue
             port = int(sock.getsockname()[1])
             sock.close()
             if port not in avoid:

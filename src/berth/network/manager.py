@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import ipaddress
 import os
 import re
 import sqlite3
@@ -285,6 +286,9 @@ class NetworkManager:
         with contextlib.ExitStack() as undo:
             undo.callback(self._forget_endpoint, ep.id)
             self._ensure_up(net)
+            # A port map element no row accounts for (its container is gone, its release
+            # missed it) would hand this address another container's published port.
+            self.sweep_ports(address=ep.ip)
             undo.callback(self.kernel.apply, plan.detach(ep))
             self.kernel.apply(plan.attach(ep, net, self.config))
             undo.pop_all()
@@ -329,9 +333,40 @@ class NetworkManager:
             store.insert_ports(conn, new_rows)
         with contextlib.ExitStack() as undo:
             undo.callback(self._forget_ports, new_rows)
-            self.kernel.apply(plan.publish(self.config, _port_rules(new_rows)))
+            try:
+                self.kernel.apply(plan.publish(self.config, _port_rules(new_rows)))
+            except OSError:
+                # The rows said these ports were free: an element the kernel still has
+                # belongs to a container that is gone. Sweep such elements and try once more.
+                if not self.sweep_ports():
+                    raise
+                self.kernel.apply(plan.publish(self.config, _port_rules(new_rows)))
             undo.pop_all()
         return made
+
+    def sweep_ports(self, *, address: ipaddress.IPv4Address | None = None) -> builtins.list[rules.PortRule]:
+        """Delete the port map elements that no published port of a current container
+        accounts for (all of them, or those forwarding to ``address``); what it deleted."""
+        found = self.kernel.published_ports(self.config.table)
+        if address is not None:
+            found = [r for r in found if r.container_ip == address]
+        if not found:
+            return []
+        rows = store.ports(self.db.conn)
+        current = set(_port_rules(rows))
+        stale = [r for r in found if r not in current]
+        if stale:
+            self.kernel.apply(plan.unpublish(self.config, stale))
+            # A stale element may have shared its key with a current row: put the row back.
+            keys = {(r.proto, r.host_ip, r.host_port) for r in stale}
+            again = [r for r in current if (r.proto, r.host_ip, r.host_port) in keys]
+            if again:
+                self.kernel.apply(plan.publish(self.config, again))
+        return stale
+
+    def port_holders(self) -> set[str]:
+        """Ids of the containers that have published ports."""
+        return {r.container_id for r in store.ports(self.db.conn)}
 
     def ports(self, container_id: str) -> builtins.list[PortBinding]:
         """The container's published ports (``berth port``)."""
@@ -408,13 +443,15 @@ class NetworkManager:
 
     def reconcile(self) -> builtins.list[str]:
         """After a crash or a reboot: release every container whose network namespace is
-        gone (leases, rules, links), and bring user-defined networks back up. Returns the
-        ids of the containers released."""
+        gone (leases, rules, links), delete port map elements no container accounts for,
+        and bring user-defined networks back up. Returns the ids of the containers
+        released."""
         eps = store.endpoints(self.db.conn)
         live = self.kernel.live_netns({e.netns for e in eps})
         dead = sorted({e.container_id for e in eps if e.netns not in live})
         for container_id in dead:
             self.release(container_id)
+        self.sweep_ports()
         for net in store.networks(self.db.conn):
             if net.has_kernel_objects and not net.builtin:
                 self._ensure_up(net)

@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from berth.errors import InvalidArgument, Unsupported
 from berth.network.types import PortBinding
 
-PROTOCOLS = ("tcp", "udp")
+PROTOCOLS = ("tcp", "udp", "sctp")
 ANY = "0.0.0.0"
 
 
@@ -52,7 +52,7 @@ def parse_publish(spec: str) -> list[PortBinding]:
         text, _, proto = text.rpartition("/")
         proto = proto.lower()
     if proto not in PROTOCOLS:
-        raise InvalidArgument(f"invalid port spec {spec!r}: protocol {proto!r} (use tcp or udp)")
+        raise InvalidArgument(f"invalid port spec {spec!r}: protocol {proto!r} (use tcp, udp or sctp)")
     if text.startswith("["):
         raise Unsupported(f"port spec {spec!r}: IPv6 host addresses are not supported yet")
     parts = text.split(":")
@@ -83,7 +83,7 @@ def normalize(binding: PortBinding) -> PortBinding:
     """Check a binding made by code, not parsed: ports in range, a known protocol."""
     proto = binding.proto.lower()
     if proto not in PROTOCOLS:
-        raise InvalidArgument(f"invalid protocol {binding.proto!r} (use tcp or udp)")
+        raise InvalidArgument(f"invalid protocol {binding.proto!r} (use tcp, udp or sctp)")
     _port(str(binding.container_port), "container port")
     _port(str(binding.host_port), "host port", zero=True)
     return PortBinding(normalize_host_ip(binding.host_ip), binding.host_port, binding.container_port, proto)

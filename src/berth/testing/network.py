@@ -12,6 +12,7 @@ import os
 from collections.abc import Collection
 
 from berth.network import plan
+from berth.network.nat import rules
 
 
 class FakeKernel:
@@ -23,6 +24,7 @@ class FakeKernel:
         self.fail_on: type | None = None  # raise when an op of this type is applied
         self.next_port = 40000
         self.shared: set[str] = set()
+        self.port_elements: list[rules.PortRule] = []  # what published_ports answers
 
     def apply(self, steps: plan.Plan) -> None:
         for op in steps:
@@ -59,6 +61,9 @@ class FakeKernel:
 
     def host_subnets(self) -> list[tuple[str, ipaddress.IPv4Network]]:
         return list(self.host_routes)
+
+    def published_ports(self, table: str) -> list[rules.PortRule]:
+        return list(self.port_elements)
 
     def port_available(self, host_ip: str, port: int, proto: str) -> bool:
         return (host_ip, port, proto) not in self.busy_ports and ("0.0.0.0", port, proto) not in self.busy_ports

@@ -28,15 +28,16 @@ def busybox_tar(busybox_rootfs: str) -> Iterator[str]:
 
 
 class Berth:
-    def __init__(self, env: dict[str, str], tmp: Path) -> None:
+    def __init__(self, env: dict[str, str], tmp: Path, command: list[str] | None = None) -> None:
         self.env = env
         self.tmp = tmp
+        self.command = command or [sys.executable, "-m", "berth"]
 
     def __call__(self, *args: str, check: bool = False, timeout: float = 60, input: str | None = None,
                  env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
         """Run berth; output through files, since detached containers' shims never hold
         our pipes but a failed test should still never hang on one."""
-        cmd = [sys.executable, "-m", "berth", *args]
+        cmd = [*self.command, *args]
         with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
             stdin = subprocess.PIPE if input is not None else subprocess.DEVNULL
             proc = subprocess.run(cmd, input=input, stdin=None if input is not None else stdin, stdout=out,

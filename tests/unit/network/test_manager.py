@@ -9,6 +9,8 @@ import pytest
 
 from berth.errors import AlreadyExists, Conflict, InvalidArgument, NetworkNotFound, NotFound, Unsupported
 from berth.network import PortBinding, plan
+from berth.network.nat import rules
+from berth.network.nat.rules import PortRule
 
 from .conftest import Env
 
@@ -166,6 +168,53 @@ def test_reconcile_frees_what_dead_sandboxes_held(env: Env) -> None:
     assert env.nm.reconcile() == [c2]
     assert env.nm.endpoints(c2) == [] and env.nm.ports(c2) == []
     assert len(env.nm.endpoints(c1)) == 1
+
+
+def test_stale_port_elements_are_swept(env: Env) -> None:
+    """Map elements no port row accounts for (a container whose release missed them):
+    a new lease of their address sweeps them, and so do a clashing publish and
+    reconcile; the elements of current containers stay."""
+    env.nm.create("app", subnet="10.70.0.0/24")
+    (c1, n1), (c2, n2) = env.sandbox(1), env.sandbox(2)
+    e1 = env.nm.connect(c1, "app", n1)
+    env.nm.publish(c1, e1, [PortBinding("", 8080, 80)])
+    current = PortRule("tcp", "0.0.0.0", 8080, e1.ip, 80)
+    ghost = PortRule("tcp", "0.0.0.0", 18090, ipaddress.IPv4Address("10.70.0.3"), 80)
+    other = PortRule("udp", "127.0.0.1", 5353, ipaddress.IPv4Address("10.70.0.9"), 53)
+    env.kernel.port_elements = [current, ghost, other]
+    e2 = env.nm.connect(c2, "app", n2)
+    assert e2.ip == ghost.container_ip
+    deleted = [op.script.text for op in env.kernel.ops(plan.Nft) if "delete element" in op.script.text]  # type: ignore[attr-defined]
+    assert deleted[-1] == "delete element ip berth tcp_any { 18090 }\n"  # only the one on the new address
+    assert env.nm.sweep_ports() == [ghost, other]  # the fake kernel keeps what it was given
+    env.kernel.port_elements = [other]
+    assert env.nm.reconcile() == [] and env.kernel.applied[-1] == plan.Nft(
+        rules.unpublish("berth", [other]), tolerant=True)
+
+
+def test_a_publish_the_kernel_refuses_sweeps_and_retries(env: Env) -> None:
+    env.nm.create("app", subnet="10.70.0.0/24")
+    c1, n1 = env.sandbox(1)
+    e1 = env.nm.connect(c1, "app", n1)
+    ghost = PortRule("tcp", "0.0.0.0", 8080, ipaddress.IPv4Address("10.70.0.50"), 80)
+    env.kernel.port_elements = [ghost]
+    calls = []
+    apply = env.kernel.apply
+
+    def refuse_first_publish(steps: plan.Plan) -> None:
+        if any(isinstance(op, plan.Nft) and "add element" in op.script.text for op in steps) and not calls:
+            calls.append(steps)
+            raise OSError(17, "File exists")
+        apply(steps)
+
+    env.kernel.apply = refuse_first_publish  # type: ignore[method-assign]
+    assert env.nm.publish(c1, e1, [PortBinding("", 8080, 80)]) == [PortBinding("0.0.0.0", 8080, 80)]
+    assert calls and env.nm.ports(c1) == [PortBinding("0.0.0.0", 8080, 80)]
+    env.kernel.port_elements = []
+    calls.clear()
+    with pytest.raises(OSError):  # nothing stale to sweep: the kernel's refusal stands
+        env.nm.publish(c1, e1, [PortBinding("", 8081, 80)])
+    assert env.nm.ports(c1) == [PortBinding("0.0.0.0", 8080, 80)]
 
 
 def test_default_subnet_must_not_clash_with_the_host(env: Env) -> None:

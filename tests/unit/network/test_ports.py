@@ -17,6 +17,7 @@ from berth.network.types import PortBinding as P
     ("0.0.0.0:53:53/udp", [P("0.0.0.0", 53, 53, "udp")]),
     ("8000-8002:80-82", [P("0.0.0.0", 8000, 80), P("0.0.0.0", 8001, 81), P("0.0.0.0", 8002, 82)]),
     ("7000-7001", [P("0.0.0.0", 0, 7000), P("0.0.0.0", 0, 7001)]),
+    ("3868:3868/sctp", [P("0.0.0.0", 3868, 3868, "sctp")]),  # Docker publishes SCTP too
 ])
 def test_docker_publish_syntax(spec: str, expected: list[P]) -> None:
     assert parse_publish(spec) == expected
@@ -26,7 +27,7 @@ def test_docker_publish_syntax(spec: str, expected: list[P]) -> None:
     ("", "invalid"),
     ("0", "out of range"),
     ("70000:80", "out of range"),
-    ("80/sctp", "protocol"),
+    ("80/icmp", "protocol"),
     ("a:b:c:d", "use \\[IP:\\]"),
     ("8080:", "use"),
     ("1.2.3:8080:80", "invalid host address"),

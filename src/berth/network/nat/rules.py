@@ -9,7 +9,7 @@ needs a rule handle:
       set bridges        every berth bridge
       map tcp_any        host port          → container address . port   (-p PORT:CPORT)
       map tcp_addr       host address . port → container address . port  (-p IP:PORT:CPORT)
-      map udp_any, udp_addr                 the same for UDP
+      map udp_any, udp_addr, sctp_any, sctp_addr   the same for UDP and SCTP
       map from_bridge    bridge → verdict   (jump from-<net>)
       map to_bridge      bridge → verdict   (jump to-<net>)
       map nat_src        subnet → verdict   (jump nat-<net>)
@@ -44,6 +44,7 @@ from typing import NamedTuple
 from berth.errors import InvalidArgument
 
 _TABLE = re.compile(r"^[a-zA-Z][a-zA-Z0-9_]{0,30}$")
+PROTOCOLS = ("tcp", "udp", "sctp")  # each has its two port maps
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,12 +104,12 @@ def setup(table: str) -> Script:
         f"add map ip {t} to_bridge {{ type ifname : verdict ; }}",
         f"add map ip {t} nat_src {{ type ipv4_addr : verdict ; flags interval ; }}",
     ]
-    for proto in ("tcp", "udp"):
+    for proto in PROTOCOLS:
         cmds.append(f"add map ip {t} {proto}_any {{ type inet_service : ipv4_addr . inet_service ; }}")
         cmds.append(f"add map ip {t} {proto}_addr "
                     "{ type ipv4_addr . inet_service : ipv4_addr . inet_service ; }")
     cmds += [f"add chain ip {t} published", f"flush chain ip {t} published"]
-    for proto in ("tcp", "udp"):
+    for proto in PROTOCOLS:
         cmds.append(f"add rule ip {t} published dnat ip to ip daddr . {proto} dport map @{proto}_addr")
         cmds.append(f"add rule ip {t} published dnat ip to {proto} dport map @{proto}_any")
     cmds += _base_chain(t, "guard", "type filter hook prerouting priority raw")
