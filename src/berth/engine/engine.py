@@ -134,7 +134,9 @@ class Engine:
         if status == st.RUNNING:
             with contextlib.suppress(BerthError):
                 if self.runtime.state(rec.id).status.value == "paused":
-                    status = st.PAUSED
+                    from berth.engine.freeze import thaw_orphaned
+
+                    status = st.RUNNING if thaw_orphaned(self, rec.id) else st.PAUSED
         return ContainerView(rec, status, live)
 
     def _reconcile(self, rec: ContainerRecord, live: st.LiveState) -> st.LiveState:
@@ -538,16 +540,11 @@ class Engine:
             exposed_ports=tuple(sorted(set(image_cfg.exposed_ports) | set(cfg.exposed_ports))),
         )
         assert isinstance(run_cfg, ImageRunConfig)
-        paused = False
-        if pause and view.status == st.RUNNING:
-            self.runtime.pause(view.id)
-            paused = True
-        try:
+        from berth.engine.freeze import paused_for_operation
+
+        with paused_for_operation(self, view.id) if pause and view.status == st.RUNNING else contextlib.nullcontext():
             image = self.store.commit(view.id, base, run_cfg, comment=message, author=author,
                                       created_by="berth commit", changes=changes or [])
-        finally:
-            if paused:
-                self.runtime.resume(view.id)
         if repository:
             self.store.images.tag(image, repository)
         self._event("commit", view.record)
